@@ -1,0 +1,302 @@
+// Config: YAML, `${VAR}` placeholders from the environment, one strict zod schema.
+// Every problem is reported at once with its field path; nothing here talks to AWS.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './core/errors.js';
+
+const partition = 'aws[a-z-]*';
+const region = '[a-z]{2}(?:-[a-z]+)+-\\d';
+const account = '\\d{12}';
+
+const pattern = (re: RegExp, what: string) => z.string().regex(re, { message: `must be ${what}` });
+
+const awsId = (prefix: string) => pattern(new RegExp(`^${prefix}-[0-9a-f]{8,17}$`), `a ${prefix}-… id`);
+const arn = (service: string, resource: string, what: string) =>
+  pattern(new RegExp(`^arn:${partition}:${service}:${region}:${account}:${resource}$`), what);
+
+const tagMap = z.record(z.string().min(1).max(128), z.string().max(256));
+
+/** Environment variable names that must come from Secrets Manager (runbook section 3.2). */
+export const SECRET_LOOKING_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)/i;
+
+const imageReference = z
+  .string()
+  .regex(/^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$/, {
+    message: 'must be an image tag or a sha256:… digest',
+  })
+  .refine((tag) => tag.toLowerCase() !== 'latest', {
+    message:
+      '"latest" is refused: the repository is IMMUTABLE (latest can be pushed once) and a rollback to it would change nothing; use a release tag or a digest',
+  });
+
+const capacityProviderItem = z.strictObject({
+  capacityProvider: z.enum(['FARGATE', 'FARGATE_SPOT']),
+  weight: z.number().int().min(0).max(1000),
+  base: z.number().int().min(0).max(100000).optional(),
+});
+
+const targetTracking = z.strictObject({
+  policyName: z.string().min(1).max(256),
+  targetValue: z.number().gt(0).lte(100),
+  scaleOutCooldown: z.number().int().min(0).optional(),
+  scaleInCooldown: z.number().int().min(0).optional(),
+});
+
+const capacityRange = {
+  minCapacity: z.number().int().min(0),
+  maxCapacity: z.number().int().min(1),
+};
+
+export const configSchema = z
+  .strictObject({
+    region: pattern(new RegExp(`^${region}$`), 'an AWS region such as us-east-1'),
+    accountId: pattern(new RegExp(`^${account}$`), 'a 12-digit AWS account id'),
+    tags: tagMap,
+    inputs: z.strictObject({
+      vpcId: awsId('vpc'),
+      appSubnetIds: z
+        .array(awsId('subnet'))
+        .length(2, { message: 'must list exactly the two app subnets (APP_SUB_A, APP_SUB_B)' })
+        .refine((ids) => new Set(ids).size === ids.length, { message: 'the two app subnets must differ' }),
+      ecsSecurityGroupId: awsId('sg'),
+      albSecurityGroupId: awsId('sg'),
+      albArn: arn('elasticloadbalancing', 'loadbalancer/app/[A-Za-z0-9-]+/[0-9a-f]+', 'an application load balancer ARN'),
+      certificateArn: arn('acm', 'certificate/[A-Za-z0-9-]+', 'an ACM certificate ARN'),
+      logsKmsKeyArn: arn('kms', 'key/[A-Za-z0-9-]+', 'a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)'),
+      dbSecretArn: arn('secretsmanager', 'secret:[A-Za-z0-9/_+=.@-]+', 'a Secrets Manager secret ARN'),
+      imageTag: imageReference,
+      auroraClusterId: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { message: 'must be a DB cluster identifier' }),
+      dynamodbTableName: z.string().regex(/^[a-zA-Z0-9_.-]{3,255}$/, { message: 'must be a DynamoDB table name' }),
+      dataLakeBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'must be an S3 bucket name' }),
+    }),
+    cluster: z.strictObject({
+      name: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, { message: 'must be an ECS cluster name' }),
+      capacityProviders: z.array(z.enum(['FARGATE', 'FARGATE_SPOT'])).min(1),
+      defaultStrategy: z.array(capacityProviderItem).min(1),
+      containerInsights: z.enum(['enabled', 'disabled', 'enhanced']),
+    }),
+    ecr: z.strictObject({
+      repositoryName: z.string().regex(/^[a-z0-9]+(?:[._\/-][a-z0-9]+)*$/, { message: 'must be an ECR repository name' }),
+      scanOnPush: z.boolean(),
+      encryptionType: z.enum(['KMS', 'AES256']),
+      kmsKey: z.string().optional(),
+      tagMutability: z.literal('IMMUTABLE', { message: 'must be IMMUTABLE (runbook section 3.5)' }),
+      lifecycle: z.strictObject({
+        keepLast: z.number().int().min(1).max(10000),
+        tagPrefixes: z.array(z.string().min(1)).min(1),
+      }),
+    }),
+    iam: z.strictObject({
+      executionRole: z.strictObject({ name: z.string().min(1).max(64), policyName: z.string().min(1).max(128) }),
+      taskRole: z.strictObject({ name: z.string().min(1).max(64), policyName: z.string().min(1).max(128) }),
+    }),
+    taskDefinition: z.strictObject({
+      family: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, { message: 'must be a task definition family name' }),
+      cpu: z.enum(['256', '512', '1024', '2048', '4096', '8192', '16384']),
+      memory: z.string().regex(/^\d+$/, { message: 'must be MiB as a string, e.g. "2048"' }),
+      logGroup: z.strictObject({
+        name: z.string().regex(/^[\w\-/.#]{1,512}$/, { message: 'must be a log group name' }),
+        retentionDays: z.union(
+          [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653].map((d) => z.literal(d)),
+          { message: 'must be a CloudWatch Logs retention (1, 3, 5, 7, 14, 30, … 365, … 3653 days)' },
+        ),
+      }),
+      api: z.strictObject({
+        name: z.string().min(1),
+        port: z.number().int().min(1).max(65535),
+        environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).superRefine((env, ctx) => {
+          for (const name of Object.keys(env)) {
+            if (SECRET_LOOKING_NAME.test(name)) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [name],
+                message: 'looks like a secret: section 3.2 requires it in `secrets` (Secrets Manager), not in cleartext `environment`',
+              });
+            }
+          }
+        }),
+        /** Env var name -> JSON key inside the db secret (inputs.dbSecretArn). */
+        secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)),
+        logStreamPrefix: z.string().min(1),
+        healthCheck: z.strictObject({
+          command: z.string().min(1),
+          interval: z.number().int().min(5).max(300),
+          timeout: z.number().int().min(2).max(60),
+          retries: z.number().int().min(1).max(10),
+          startPeriod: z.number().int().min(0).max(300).optional(),
+        }),
+      }),
+      logRouter: z.strictObject({
+        name: z.string().min(1),
+        image: z
+          .string()
+          .min(1)
+          .refine((image) => !/:latest$/.test(image) && /[:@]/.test(image.split('/').pop() ?? ''), {
+            message: 'must be pinned to a version tag or digest (not latest, not untagged)',
+          }),
+        memoryReservation: z.number().int().min(6),
+      }),
+    }),
+    loadBalancer: z.strictObject({
+      targetGroup: z.strictObject({
+        name: z.string().regex(/^[A-Za-z0-9-]{1,32}$/, { message: 'must be a target group name (≤32 chars)' }),
+        port: z.number().int().min(1).max(65535),
+        healthCheckPath: z.string().startsWith('/'),
+        healthCheckIntervalSeconds: z.number().int().min(5).max(300),
+        deregistrationDelaySeconds: z.number().int().min(0).max(3600),
+        stickiness: z.boolean(),
+      }),
+      listener: z.strictObject({
+        port: z.number().int().min(1).max(65535),
+        sslPolicy: z.string().regex(/^ELBSecurityPolicy-/, { message: 'must be an ELB security policy name' }),
+      }),
+    }),
+    service: z.strictObject({
+      name: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, { message: 'must be an ECS service name' }),
+      desiredCount: z.number().int().min(1),
+      capacityProviderStrategy: z.array(capacityProviderItem).min(1),
+      healthCheckGracePeriodSeconds: z.number().int().min(0).max(2147483647),
+      circuitBreaker: z.strictObject({ enable: z.boolean(), rollback: z.boolean() }),
+      deployTimeoutSeconds: z.number().int().min(1).max(7200),
+      healthyTargetsTimeoutSeconds: z.number().int().min(1).max(3600),
+    }),
+    scaling: z.strictObject({
+      ecs: z.strictObject({ ...capacityRange, cpu: targetTracking, memory: targetTracking }),
+      aurora: z.strictObject({ ...capacityRange, policy: targetTracking }),
+      dynamodb: z.strictObject({ ...capacityRange, policy: targetTracking }),
+    }),
+    metrics: z.strictObject({
+      namespace: z.string().min(1).max(255),
+      recentMinutes: z.number().int().min(1).max(1440),
+    }),
+  })
+  .superRefine((config, ctx) => {
+    // Row 7 of DESIGN.md §8: every ARN must be in this account and region, never a wildcard.
+    const arns: Array<[string[], string]> = [
+      [['inputs', 'albArn'], config.inputs.albArn],
+      [['inputs', 'certificateArn'], config.inputs.certificateArn],
+      [['inputs', 'logsKmsKeyArn'], config.inputs.logsKmsKeyArn],
+      [['inputs', 'dbSecretArn'], config.inputs.dbSecretArn],
+    ];
+    for (const [path, value] of arns) {
+      const [, , , arnRegion, arnAccount] = value.split(':');
+      if (arnAccount !== config.accountId) {
+        ctx.addIssue({ code: 'custom', path, message: `is in account ${arnAccount}, not accountId ${config.accountId}` });
+      }
+      if (arnRegion !== config.region) {
+        ctx.addIssue({ code: 'custom', path, message: `is in region ${arnRegion}, not ${config.region}` });
+      }
+    }
+    for (const [name, section] of [
+      ['ecs', config.scaling.ecs],
+      ['aurora', config.scaling.aurora],
+      ['dynamodb', config.scaling.dynamodb],
+    ] as const) {
+      if (section.minCapacity > section.maxCapacity) {
+        ctx.addIssue({ code: 'custom', path: ['scaling', name, 'minCapacity'], message: `is greater than maxCapacity (${section.maxCapacity})` });
+      }
+    }
+    if (config.service.desiredCount < config.scaling.ecs.minCapacity || config.service.desiredCount > config.scaling.ecs.maxCapacity) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['service', 'desiredCount'],
+        message: `must lie within scaling.ecs min/max (${config.scaling.ecs.minCapacity}–${config.scaling.ecs.maxCapacity})`,
+      });
+    }
+    for (const [i, item] of config.service.capacityProviderStrategy.entries()) {
+      if (!config.cluster.capacityProviders.includes(item.capacityProvider)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['service', 'capacityProviderStrategy', i, 'capacityProvider'],
+          message: `${item.capacityProvider} is not one of cluster.capacityProviders`,
+        });
+      }
+    }
+    for (const name of Object.keys(config.taskDefinition.api.secrets)) {
+      if (name in config.taskDefinition.api.environment) {
+        ctx.addIssue({ code: 'custom', path: ['taskDefinition', 'api', 'environment', name], message: 'is also a secret: a variable comes from one place' });
+      }
+    }
+  });
+
+export type RunbookConfig = z.infer<typeof configSchema>;
+
+const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** Replace `${VAR}` in every string; an unset variable is a problem at that field's path. */
+export function resolvePlaceholders(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: string[] = [],
+  problems: Map<string, string> = new Map(),
+): unknown {
+  if (typeof value === 'string') {
+    return value.replace(PLACEHOLDER, (_match, name: string) => {
+      const resolved = env[name];
+      if (resolved === undefined || resolved === '') {
+        problems.set(path.join('.'), `environment variable ${name} is not set`);
+        return '';
+      }
+      return resolved;
+    });
+  }
+  if (Array.isArray(value)) return value.map((item, i) => resolvePlaceholders(item, env, [...path, String(i)], problems));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, resolvePlaceholders(item, env, [...path, key], problems)]),
+    );
+  }
+  return value;
+}
+
+export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'config'): RunbookConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    const where = error instanceof YAMLParseError && error.linePos ? ` (line ${error.linePos[0].line})` : '';
+    throw new ConfigError([`${source}: not valid YAML${where}: ${(error as Error).message.split('\n')[0]}`]);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError([`${source}: must be a YAML mapping`]);
+  }
+  const unresolved = new Map<string, string>();
+  const resolved = resolvePlaceholders(raw, env, [], unresolved);
+  const result = configSchema.safeParse(resolved);
+  const problems = [...unresolved].map(([path, message]) => `${path}: ${message}`);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const path = issue.path.join('.');
+      // An unset variable already explains why its field is empty.
+      if (unresolved.has(path) || [...unresolved.keys()].some((p) => path.startsWith(`${p}.`))) continue;
+      problems.push(`${path || '(top level)'}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return result.data;
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): RunbookConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError([`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`]);
+  }
+  return parseConfig(text, env, file);
+}
+
+// Names derived from the config, in one place so steps and checks agree.
+export const names = {
+  roleArn: (config: RunbookConfig, roleName: string) => `arn:aws:iam::${config.accountId}:role/${roleName}`,
+  repositoryUri: (config: RunbookConfig) =>
+    `${config.accountId}.dkr.ecr.${config.region}.amazonaws.com/${config.ecr.repositoryName}`,
+  apiImage: (config: RunbookConfig) => {
+    const ref = config.inputs.imageTag;
+    return `${names.repositoryUri(config)}${ref.startsWith('sha256:') ? '@' : ':'}${ref}`;
+  },
+  logGroupArn: (config: RunbookConfig) =>
+    `arn:aws:logs:${config.region}:${config.accountId}:log-group:${config.taskDefinition.logGroup.name}`,
+  ecsResourceId: (config: RunbookConfig) => `service/${config.cluster.name}/${config.service.name}`,
+};
