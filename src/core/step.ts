@@ -119,6 +119,12 @@ export interface Step<Id extends StepId = StepId, Before = unknown> {
   validate(ctx: StepContext): Promise<Finding[]>;
   /** Undo this run's change back to `before`. Safe to run twice. */
   rollback(ctx: StepContext, before: Before | undefined): Promise<void>;
+  /**
+   * The runbook section 4.1 checks this step makes possible ("Service Stable" after `service`,
+   * "Scaling Ready" after the scaling steps). The runner runs them right after apply; a FAIL
+   * fails the step. `validate` runs them too.
+   */
+  postDeployChecks?(ctx: StepContext): Promise<Finding[]>;
 }
 
 /** A recorder that only runs the call: for plan-only contexts and unit tests. */
