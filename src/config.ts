@@ -250,7 +250,12 @@ export function resolvePlaceholders(
   return value;
 }
 
-export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'config'): RunbookConfig {
+export interface ConfigOverrides {
+  /** `--region` wins over the file's region (and is validated like it). */
+  region?: string;
+}
+
+export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'config', overrides: ConfigOverrides = {}): RunbookConfig {
   let raw: unknown;
   try {
     raw = parseYaml(text);
@@ -262,7 +267,8 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'conf
     throw new ConfigError([`${source}: must be a YAML mapping`]);
   }
   const unresolved = new Map<string, string>();
-  const resolved = resolvePlaceholders(raw, env, [], unresolved);
+  const resolved = resolvePlaceholders(raw, env, [], unresolved) as Record<string, unknown>;
+  if (overrides.region) resolved.region = overrides.region;
   const result = configSchema.safeParse(resolved);
   const problems = [...unresolved].map(([path, message]) => `${path}: ${message}`);
   if (!result.success) {
@@ -277,14 +283,14 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'conf
   return result.data;
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): RunbookConfig {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): RunbookConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new ConfigError([`${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`]);
   }
-  return parseConfig(text, env, file);
+  return parseConfig(text, env, file, overrides);
 }
 
 // Names derived from the config, in one place so steps and checks agree.

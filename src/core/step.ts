@@ -122,9 +122,14 @@ export interface Step<Id extends StepId = StepId, Before = unknown> {
   /**
    * The runbook section 4.1 checks this step makes possible ("Service Stable" after `service`,
    * "Scaling Ready" after the scaling steps). The runner runs them right after apply; a FAIL
-   * fails the step. `validate` runs them too.
+   * fails the step. `validate` runs them too, with `wait: false` (judge what is there now).
    */
-  postDeployChecks?(ctx: StepContext): Promise<Finding[]>;
+  postDeployChecks?(ctx: StepContext, options?: { wait: boolean }): Promise<Finding[]>;
+  /**
+   * Read-only preconditions of this step (e.g. the Aurora cluster is available), run with the
+   * input preflight before the first write of the run. Returns problems; empty means go.
+   */
+  preflight?(ctx: StepContext): Promise<string[]>;
 }
 
 /** A recorder that only runs the call: for plan-only contexts and unit tests. */

@@ -1,0 +1,122 @@
+// Runbook section 4.1, post-deployment validation: Service Stable, Tasks Healthy, Logs Flowing.
+// ("Scaling Ready" lives with the scaling steps.) After apply they wait for the service to settle;
+// under `validate` they judge what is there now.
+import { DescribeLogStreamsCommand, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { describeService, judgeDeployment, sleep, waitForDeployment, type DeploymentExpectation } from '../aws/deployment.js';
+import { isAwsError } from '../core/errors.js';
+import { fail, ok, skip, type Finding, type StepContext } from '../core/step.js';
+
+export const CHECK = {
+  serviceStable: 'Service Stable',
+  tasksHealthy: 'Tasks Healthy',
+  scalingReady: 'Scaling Ready',
+  logsFlowing: 'Logs Flowing',
+} as const;
+
+const serviceResource = (ctx: StepContext) => `ecs service ${ctx.config.cluster.name}/${ctx.config.service.name}`;
+
+export async function serviceStable(ctx: StepContext, wait: boolean, expected: DeploymentExpectation = {}): Promise<Finding> {
+  const { cluster, service } = { cluster: ctx.config.cluster.name, service: ctx.config.service.name };
+  const verdict = wait
+    ? await waitForDeployment(ctx.clients.ecs, cluster, service, expected, {
+        timeoutSeconds: ctx.config.service.deployTimeoutSeconds,
+        pollIntervalMs: ctx.pollIntervalMs,
+        signal: ctx.signal,
+        onEvent: (message) => ctx.report(`service event: ${message}`),
+        onProgress: (reason) => ctx.report(`waiting for deployment: ${reason}`),
+      })
+    : judgeDeployment(await describeService(ctx.clients.ecs, cluster, service), expected);
+  return verdict.state === 'stable'
+    ? ok(CHECK.serviceStable, serviceResource(ctx), verdict.reason)
+    : fail(CHECK.serviceStable, serviceResource(ctx), verdict.reason);
+}
+
+export async function findTargetGroupArn(ctx: StepContext): Promise<string | undefined> {
+  const known = ctx.outputs.find('load-balancer')?.targetGroupArn;
+  if (known) return known;
+  try {
+    const { TargetGroups } = await ctx.clients.elbv2.send(
+      new DescribeTargetGroupsCommand({ Names: [ctx.config.loadBalancer.targetGroup.name] }),
+    );
+    return TargetGroups?.[0]?.TargetGroupArn;
+  } catch (error) {
+    if (isAwsError(error, 'TargetGroupNotFoundException', 'TargetGroupNotFound')) return undefined;
+    throw error;
+  }
+}
+
+function describeTargets(targets: TargetHealthDescription[]): string {
+  return targets
+    .filter((t) => t.TargetHealth?.State !== 'healthy')
+    .map((t) => `${t.Target?.Id}:${t.Target?.Port} ${t.TargetHealth?.State}${t.TargetHealth?.Reason ? ` (${t.TargetHealth.Reason})` : ''}`)
+    .join(', ');
+}
+
+/** All registered targets healthy, and at least as many as the service runs. */
+export async function tasksHealthy(ctx: StepContext, wait: boolean): Promise<Finding> {
+  const targetGroupArn = await findTargetGroupArn(ctx);
+  const resource = `target group ${ctx.config.loadBalancer.targetGroup.name}`;
+  if (!targetGroupArn) return fail(CHECK.tasksHealthy, resource, 'target group does not exist');
+  const deadline = Date.now() + ctx.config.service.healthyTargetsTimeoutSeconds * 1000;
+  for (;;) {
+    const service = await describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name);
+    const { TargetHealthDescriptions: targets = [] } = await ctx.clients.elbv2.send(
+      new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }),
+    );
+    const healthy = targets.filter((t) => t.TargetHealth?.State === 'healthy').length;
+    const running = service?.runningCount ?? 0;
+    let problem: string | undefined;
+    if (targets.length === 0) problem = 'no targets registered';
+    else if (healthy < targets.length) problem = `${healthy}/${targets.length} healthy; not healthy: ${describeTargets(targets)}`;
+    else if (healthy < running) problem = `${healthy} healthy targets for ${running} running tasks`;
+    if (!problem) return ok(CHECK.tasksHealthy, resource, `${healthy}/${targets.length} targets healthy`);
+    if (!wait || Date.now() >= deadline) {
+      return fail(CHECK.tasksHealthy, resource, wait ? `timed out after ${ctx.config.service.healthyTargetsTimeoutSeconds}s: ${problem}` : problem);
+    }
+    ctx.report(`waiting for healthy targets: ${problem}`);
+    await sleep(ctx.pollIntervalMs, ctx.signal);
+  }
+}
+
+/** Streams under the app prefix with events since the current deployment started. */
+export async function logsFlowing(ctx: StepContext, wait: boolean): Promise<Finding> {
+  const logGroupName = ctx.config.taskDefinition.logGroup.name;
+  const prefix = ctx.config.taskDefinition.api.logStreamPrefix;
+  const resource = `log group ${logGroupName} (streams ${prefix}*)`;
+  const service = await describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name);
+  const primary = service?.deployments?.find((d) => d.status === 'PRIMARY');
+  if (!primary?.createdAt) return skip(CHECK.logsFlowing, resource, 'no deployment to compare against (service missing)');
+  const since = primary.createdAt.getTime();
+  const deadline = Date.now() + ctx.config.service.healthyTargetsTimeoutSeconds * 1000;
+  for (;;) {
+    let problem: string;
+    try {
+      const { logStreams = [] } = await ctx.clients.logs.send(
+        new DescribeLogStreamsCommand({ logGroupName, logStreamNamePrefix: prefix, limit: 50 }),
+      );
+      if (logStreams.length === 0) {
+        problem = `no log streams under prefix "${prefix}"`;
+      } else {
+        const { events = [] } = await ctx.clients.logs.send(
+          new FilterLogEventsCommand({
+            logGroupName,
+            logStreamNames: logStreams.map((s) => s.logStreamName!).slice(0, 100),
+            startTime: since,
+            limit: 1,
+          }),
+        );
+        if (events.length > 0) {
+          return ok(CHECK.logsFlowing, resource, `events since deployment ${primary.id} started (${primary.createdAt.toISOString()})`);
+        }
+        problem = `${logStreams.length} stream(s) but no events since deployment ${primary.id} started (${primary.createdAt.toISOString()})`;
+      }
+    } catch (error) {
+      if (!isAwsError(error, 'ResourceNotFoundException')) throw error;
+      problem = 'log group does not exist';
+    }
+    if (!wait || Date.now() >= deadline) return fail(CHECK.logsFlowing, resource, problem);
+    ctx.report(`waiting for startup logs: ${problem}`);
+    await sleep(ctx.pollIntervalMs, ctx.signal);
+  }
+}

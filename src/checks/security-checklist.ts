@@ -1,0 +1,151 @@
+// Runbook section 3, the Security & Compliance Checklist, as five read-only checks against what
+// runs (the service, its task definition, its log groups, its security group, its repository).
+import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeSecurityGroupsCommand, type IpPermission } from '@aws-sdk/client-ec2';
+import { DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
+import { DescribeTaskDefinitionCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
+import { describeService } from '../aws/deployment.js';
+import { SECRET_LOOKING_NAME } from '../config.js';
+import { describeAwsError, isAwsError } from '../core/errors.js';
+import { fail, ok, skip, type Finding, type StepContext } from '../core/step.js';
+import { subnetPrivacyProblems } from '../preflight.js';
+
+export const CHECKLIST = {
+  isolation: '3.1 Private subnets, no public IP',
+  secrets: '3.2 Secrets only via Secrets Manager',
+  logEncryption: '3.3 Log groups KMS-encrypted',
+  network: '3.4 Port 8080 only from ALB SG',
+  immutability: '3.5 ECR tags IMMUTABLE',
+} as const;
+
+async function serviceTaskDefinition(ctx: StepContext): Promise<{ serviceName: string; service?: Awaited<ReturnType<typeof describeService>>; taskDefinition?: TaskDefinition }> {
+  const serviceName = `ecs service ${ctx.config.cluster.name}/${ctx.config.service.name}`;
+  const service = await describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name);
+  if (!service?.taskDefinition) return { serviceName, service };
+  const { taskDefinition } = await ctx.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: service.taskDefinition }));
+  return { serviceName, service, taskDefinition };
+}
+
+type Running = Awaited<ReturnType<typeof serviceTaskDefinition>>;
+
+async function isolation(ctx: StepContext, { serviceName, service }: Running): Promise<Finding> {
+  if (!service) return skip(CHECKLIST.isolation, serviceName, 'service does not exist');
+  const vpc = service.networkConfiguration?.awsvpcConfiguration;
+  if (!vpc) return fail(CHECKLIST.isolation, serviceName, 'no awsvpc network configuration');
+  if (vpc.assignPublicIp === 'ENABLED') return fail(CHECKLIST.isolation, serviceName, 'assignPublicIp is ENABLED: tasks get public IPs');
+  const subnets = vpc.subnets ?? [];
+  const foreign = subnets.filter((s) => !ctx.config.inputs.appSubnetIds.includes(s));
+  if (foreign.length) return fail(CHECKLIST.isolation, serviceName, `runs in subnets outside APP_SUB_A/APP_SUB_B: ${foreign.join(', ')}`);
+  const { problems } = await subnetPrivacyProblems(ctx, subnets, 'subnet');
+  return problems.length
+    ? fail(CHECKLIST.isolation, serviceName, problems.join('; '))
+    : ok(CHECKLIST.isolation, serviceName, `subnets ${subnets.join(', ')} are private, assignPublicIp DISABLED`);
+}
+
+function secrets(ctx: StepContext, { serviceName, taskDefinition }: Running): Finding {
+  if (!taskDefinition) return skip(CHECKLIST.secrets, serviceName, 'service or task definition not found');
+  const resource = `task definition ${taskDefinition.family}:${taskDefinition.revision}`;
+  const configured = new Set(Object.keys(ctx.config.taskDefinition.api.secrets));
+  const leaks = (taskDefinition.containerDefinitions ?? []).flatMap((container) =>
+    (container.environment ?? [])
+      .filter((v) => v.name && (SECRET_LOOKING_NAME.test(v.name) || configured.has(v.name)))
+      .map((v) => `${container.name}: ${v.name}`),
+  );
+  return leaks.length
+    ? fail(CHECKLIST.secrets, resource, `cleartext environment holds secret-looking variables (${leaks.join(', ')}); move them to \`secrets\``)
+    : ok(CHECKLIST.secrets, resource, 'no secret-looking variable in any container environment');
+}
+
+/** The configured log group, plus every log group the running task definition writes to. */
+function logGroupsOf(ctx: StepContext, taskDefinition: TaskDefinition | undefined): string[] {
+  const groups = new Set([ctx.config.taskDefinition.logGroup.name]);
+  for (const container of taskDefinition?.containerDefinitions ?? []) {
+    const options = container.logConfiguration?.options ?? {};
+    const group = options['awslogs-group'] ?? options.log_group_name;
+    if (group) groups.add(group);
+  }
+  return [...groups];
+}
+
+async function logEncryption(ctx: StepContext, { taskDefinition }: Running): Promise<Finding[]> {
+  return Promise.all(
+    logGroupsOf(ctx, taskDefinition).map(async (name) => {
+      const resource = `log group ${name}`;
+      const { logGroups = [] } = await ctx.clients.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name }));
+      const group = logGroups.find((g) => g.logGroupName === name);
+      if (!group) return skip(CHECKLIST.logEncryption, resource, 'log group does not exist');
+      return group.kmsKeyId
+        ? ok(CHECKLIST.logEncryption, resource, `encrypted with ${group.kmsKeyId}`)
+        : fail(CHECKLIST.logEncryption, resource, 'not encrypted with a KMS key');
+    }),
+  );
+}
+
+function describeRule(rule: IpPermission): string {
+  const ports = rule.IpProtocol === '-1' ? 'all traffic' : `${rule.IpProtocol} ${rule.FromPort}${rule.ToPort !== rule.FromPort ? `-${rule.ToPort}` : ''}`;
+  const sources = [
+    ...(rule.IpRanges ?? []).map((r) => r.CidrIp),
+    ...(rule.Ipv6Ranges ?? []).map((r) => r.CidrIpv6),
+    ...(rule.PrefixListIds ?? []).map((p) => p.PrefixListId),
+    ...(rule.UserIdGroupPairs ?? []).map((g) => g.GroupId),
+  ];
+  return `${ports} from ${sources.join(', ') || 'nothing'}`;
+}
+
+/** Ingress must be exactly: tcp <api port> from the ALB security group, and nothing else. */
+async function network(ctx: StepContext): Promise<Finding> {
+  const sgId = ctx.config.inputs.ecsSecurityGroupId;
+  const albSg = ctx.config.inputs.albSecurityGroupId;
+  const port = ctx.config.taskDefinition.api.port;
+  const resource = `security group ${sgId}`;
+  const { SecurityGroups = [] } = await ctx.clients.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [sgId] }));
+  const rules = SecurityGroups[0]?.IpPermissions ?? [];
+  const allowed = (rule: IpPermission) =>
+    rule.IpProtocol === 'tcp' &&
+    rule.FromPort === port &&
+    rule.ToPort === port &&
+    !(rule.IpRanges ?? []).length &&
+    !(rule.Ipv6Ranges ?? []).length &&
+    !(rule.PrefixListIds ?? []).length &&
+    (rule.UserIdGroupPairs ?? []).every((pair) => pair.GroupId === albSg);
+  const extra = rules.filter((rule) => !allowed(rule));
+  if (extra.length) return fail(CHECKLIST.network, resource, `admits more than ${port} from ${albSg}: ${extra.map(describeRule).join('; ')}`);
+  const fromAlb = rules.some((rule) => (rule.UserIdGroupPairs ?? []).some((pair) => pair.GroupId === albSg));
+  return fromAlb
+    ? ok(CHECKLIST.network, resource, `admits only tcp ${port} from ${albSg}`)
+    : fail(CHECKLIST.network, resource, `no rule admits tcp ${port} from the ALB security group ${albSg}: the ALB cannot reach the tasks`);
+}
+
+async function immutability(ctx: StepContext): Promise<Finding> {
+  const name = ctx.config.ecr.repositoryName;
+  const resource = `ecr repository ${name}`;
+  try {
+    const { repositories = [] } = await ctx.clients.ecr.send(new DescribeRepositoriesCommand({ repositoryNames: [name] }));
+    const mutability = repositories[0]?.imageTagMutability;
+    return mutability === 'IMMUTABLE'
+      ? ok(CHECKLIST.immutability, resource, 'image tag mutability IMMUTABLE')
+      : fail(CHECKLIST.immutability, resource, `image tag mutability is ${mutability}: tags can be overwritten`);
+  } catch (error) {
+    if (isAwsError(error, 'RepositoryNotFoundException')) return skip(CHECKLIST.immutability, resource, 'repository does not exist');
+    throw error;
+  }
+}
+
+/** All five items; one that cannot be evaluated is a FAIL that says why, never a silent pass. */
+export async function securityChecklist(ctx: StepContext): Promise<Finding[]> {
+  const guard = async (check: string, run: () => Promise<Finding | Finding[]>): Promise<Finding[]> => {
+    try {
+      return [await run()].flat();
+    } catch (error) {
+      return [fail(check, 'checklist', `could not be evaluated: ${describeAwsError(error)}`)];
+    }
+  };
+  const running = await serviceTaskDefinition(ctx);
+  return [
+    ...(await guard(CHECKLIST.isolation, () => isolation(ctx, running))),
+    ...(await guard(CHECKLIST.secrets, async () => secrets(ctx, running))),
+    ...(await guard(CHECKLIST.logEncryption, () => logEncryption(ctx, running))),
+    ...(await guard(CHECKLIST.network, () => network(ctx))),
+    ...(await guard(CHECKLIST.immutability, () => immutability(ctx))),
+  ];
+}

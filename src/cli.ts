@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// fintech-runbook: executes the AWS Compute & Containers runbook. One top-level error handler
+// maps typed errors to exit codes (README "Exit codes").
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, explain, RunbookError, UsageError } from './core/errors.js';
+import { listRuns } from './core/journal.js';
+import { applyCommand, planCommand, validateCommand } from './commands/run.js';
+import { openSession, printJson, type GlobalOptions } from './commands/shared.js';
+import { putBusinessMetric } from '../steps/business-metrics.js';
+import { STEP_IDS } from './core/step.js';
+
+// The SDK warns on every run that its 2027 releases need Node 22; operators cannot act on it
+// (package.json pins a Node 20 line, see README "Requirements"), so keep their output clean.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const interrupt = new AbortController();
+let interrupts = 0;
+function onSigint(): void {
+  interrupts++;
+  if (interrupts > 1) {
+    process.stderr.write('\nsecond interrupt: exiting now; the journal holds every write made so far\n');
+    process.exit(ExitCode.interrupted);
+  }
+  process.stderr.write('\ninterrupt: finishing the AWS call in flight, then stopping (Ctrl-C again to exit at once)\n');
+  interrupt.abort();
+}
+
+function session(command: Command) {
+  return openSession(command.optsWithGlobals<GlobalOptions>(), interrupt.signal);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('fintech-runbook')
+    .description('Run the FinTech AWS Compute & Containers runbook: plan, apply, validate, roll back.')
+    .version('0.1.0')
+    .option('-c, --config <file>', 'runbook config (YAML)', 'config/production.yaml')
+    .option('--region <region>', 'AWS region (overrides the config)')
+    .option('--profile <name>', 'AWS shared-config profile (default: the SDK credential chain)')
+    .option('--endpoint-url <url>', 'send every AWS call to this endpoint (e.g. a local emulator)')
+    .option('--json', 'print one JSON document on stdout; human text goes to stderr')
+    .option('--only <steps>', `comma-separated steps to run (${STEP_IDS.join(', ')})`)
+    .option('--poll-interval <seconds>', 'seconds between polls while waiting for deployments', '5')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  program
+    .command('plan')
+    .description('show what apply would change (read-only). Exit 0 in sync, 4 changes pending')
+    .action(async (_opts, command: Command) => {
+      process.exitCode = await planCommand(session(command));
+    });
+
+  program
+    .command('apply')
+    .description('run the runbook step by step, with the section 4.1 checks after each step')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--no-rollback', 'on failure keep the partial state instead of undoing this run')
+    .action(async (opts: { yes?: boolean; rollback: boolean }, command: Command) => {
+      process.exitCode = await applyCommand(session(command), opts);
+    });
+
+  program
+    .command('validate')
+    .description('post-deploy checks (section 4.1) and the security checklist (section 3); never writes')
+    .action(async (_opts, command: Command) => {
+      process.exitCode = await validateCommand(session(command));
+    });
+
+  program
+    .command('history')
+    .description('list the runs recorded in the local journal')
+    .action((_opts, command: Command) => {
+      const runs = listRuns();
+      if (command.optsWithGlobals<GlobalOptions>().json) printJson(runs);
+      else if (!runs.length) process.stdout.write('No runs recorded yet.\n');
+      else for (const r of runs) process.stdout.write(`${r.startedAt}  ${r.command.padEnd(8)} ${r.outcome.padEnd(12)} ${r.writes} write(s)${r.failedWrites ? `, ${r.failedWrites} failed` : ''}  ${r.file}\n`);
+    });
+
+  const metrics = program.command('metrics').description('section 2.4 business metrics');
+  metrics
+    .command('put <metricName> <value>')
+    .description('publish one datum of a business metric (TransactionsProcessed, LoginSuccess, FraudFlags, APIErrors, PaymentLatency)')
+    .addOption(new Option('--unit <unit>', "the metric's unit (default: the runbook's)"))
+    .option('--dimension <name=value...>', 'dimensions (default: the runbook\'s)')
+    .action(async (metricName: string, value: string, opts: { unit?: string; dimension?: string[] }, command: Command) => {
+      const dimensions = opts.dimension?.map((pair) => {
+        const [name, ...rest] = pair.split('=');
+        if (!name || !rest.length) throw new UsageError(`--dimension: "${pair}" is not name=value`);
+        return [name, rest.join('=')] as const;
+      });
+      const s = session(command);
+      const datum = await putBusinessMetric(s.clients, s.config, metricName, value, {
+        unit: opts.unit,
+        dimensions: dimensions ? Object.fromEntries(dimensions) : undefined,
+      });
+      if (s.options.json) printJson(datum);
+      else s.human.write(`Published ${datum.metricName}=${datum.value} ${datum.unit} to ${datum.namespace}\n`);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  process.on('SIGINT', onSigint);
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not errors; every other parse problem is a usage error.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    const code = error instanceof RunbookError ? error.exitCode : ExitCode.failed;
+    process.stderr.write(`error: ${explain(error)}\n`);
+    if (code === ExitCode.halfApplied) {
+      process.stderr.write('The environment may be half-applied: read the report above and the journal before re-running.\n');
+    }
+    return code;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+main(process.argv).then((code) => {
+  // Exit once stdout is flushed: idle keep-alive sockets of the SDK must not hold the process.
+  process.stdout.write('', () => process.exit(code));
+});

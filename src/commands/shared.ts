@@ -1,0 +1,114 @@
+// What every command needs: the global options, the config, the clients, the output streams.
+import { createInterface } from 'node:readline/promises';
+import { diffJson } from 'diff';
+import { createClients, type AwsClients } from '../aws/clients.js';
+import { loadConfig, type RunbookConfig } from '../config.js';
+import { UsageError } from '../core/errors.js';
+import type { RunReport, RunnerOptions } from '../core/runner.js';
+import type { Change, Finding, Step } from '../core/step.js';
+import { selectSteps } from '../../steps/index.js';
+
+export interface GlobalOptions {
+  config: string;
+  region?: string;
+  profile?: string;
+  endpointUrl?: string;
+  json?: boolean;
+  only?: string;
+  pollInterval: string;
+}
+
+export interface Session {
+  options: GlobalOptions;
+  config: RunbookConfig;
+  clients: AwsClients;
+  steps: Step[];
+  /** Human text: stdout, or stderr when stdout carries the JSON document. */
+  human: NodeJS.WriteStream;
+  runner: RunnerOptions;
+}
+
+/** Everything here is checked before the first AWS client exists: bad input costs no AWS call. */
+export function openSession(options: GlobalOptions, signal: AbortSignal): Session {
+  const pollSeconds = Number(options.pollInterval);
+  if (!Number.isFinite(pollSeconds) || pollSeconds <= 0 || pollSeconds > 300) {
+    throw new UsageError(`--poll-interval: "${options.pollInterval}" is not a number of seconds between 0 and 300`);
+  }
+  if (options.endpointUrl && !/^https?:\/\/[^/]+/.test(options.endpointUrl)) {
+    throw new UsageError(`--endpoint-url: "${options.endpointUrl}" is not an http(s) URL`);
+  }
+  const steps = selectSteps(options.only);
+  const config = loadConfig(options.config, process.env, { region: options.region });
+  const clients = createClients({ region: config.region, profile: options.profile, endpointUrl: options.endpointUrl });
+  const human = options.json ? process.stderr : process.stdout;
+  return {
+    options,
+    config,
+    clients,
+    steps,
+    human,
+    runner: {
+      config,
+      clients,
+      recorder: { write: (_d, call) => call() },
+      signal,
+      pollIntervalMs: pollSeconds * 1000,
+      humanStream: human,
+      lineRenderer: !!options.json || !process.stdout.isTTY || !!process.env.CI,
+    },
+  };
+}
+
+export function printJson(report: unknown): void {
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+function renderValue(value: unknown): string {
+  return value === undefined ? '(none)' : JSON.stringify(value);
+}
+
+/** A field change as one line, or as a line diff when the values are documents. */
+export function renderFieldDiff(field: string, from: unknown, to: unknown): string[] {
+  const structured = (v: unknown) => v !== null && typeof v === 'object';
+  if (!structured(from) || !structured(to)) return [`      ~ ${field}: ${renderValue(from)} → ${renderValue(to)}`];
+  const lines = [`      ~ ${field}:`];
+  for (const part of diffJson(from as object, to as object)) {
+    const mark = part.added ? '+' : part.removed ? '-' : ' ';
+    if (mark === ' ') continue; // unchanged lines add noise in an incident
+    for (const line of part.value.replace(/\n$/, '').split('\n')) lines.push(`        ${mark} ${line}`);
+  }
+  return lines;
+}
+
+export function renderChange(change: Change): string[] {
+  const symbol = { create: '+', update: '~', delete: '-' }[change.action];
+  const lines = [`    ${symbol} ${change.action} ${change.resource}${change.note ? ` (${change.note})` : ''}`];
+  for (const field of change.fields ?? []) {
+    if (change.action === 'create') lines.push(`      + ${field.field}: ${renderValue(field.to)}`);
+    else lines.push(...renderFieldDiff(field.field, field.from, field.to));
+  }
+  return lines;
+}
+
+export function renderFindings(findings: Finding[]): string[] {
+  return findings.map((f) => `  ${f.status.padEnd(4)} ${f.check.padEnd(32)} ${f.resource}: ${f.reason}`);
+}
+
+export function renderCalls(report: RunReport): string {
+  return `AWS calls: ${report.calls.reads} read, ${report.calls.writes} write`;
+}
+
+/** Ask on a TTY; with no TTY and no --yes, refuse (safe default for unattended runs). */
+export async function confirm(question: string, yes: boolean | undefined): Promise<boolean> {
+  if (yes) return true;
+  if (!process.stdin.isTTY) {
+    throw new UsageError('no terminal to confirm on: pass --yes to run without a prompt');
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}

@@ -1,0 +1,196 @@
+import {
+  DeregisterScalableTargetCommand,
+  DescribeScalableTargetsCommand,
+  DescribeScalingPoliciesCommand,
+  PutScalingPolicyCommand,
+  RegisterScalableTargetCommand,
+} from '@aws-sdk/client-application-auto-scaling';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { dynamodbScalingStep } from '../../steps/dynamodb-scaling.js';
+import type { ScalingState } from '../../steps/shared/target-tracking.js';
+import { describeAwsError, PreflightError } from '../../src/core/errors.js';
+import { awsError, mockAws, testContext, writeCalls, type AwsMocks } from '../helpers/mock-aws.js';
+
+const RESOURCE_ID = 'table/FinTechTransactions';
+const DIMENSION = 'dynamodb:table:WriteCapacityUnits';
+const POLICY = `scaling policy dynamodb-write-scaling on ${RESOURCE_ID}`;
+const where = { ServiceNamespace: 'dynamodb', ResourceId: RESOURCE_ID, ScalableDimension: DIMENSION };
+const policyConfig = { TargetValue: 70, PredefinedMetricSpecification: { PredefinedMetricType: 'DynamoDBWriteCapacityUtilization' } };
+
+const table = (billingMode?: 'PROVISIONED' | 'PAY_PER_REQUEST') => ({
+  TableName: 'FinTechTransactions',
+  TableStatus: 'ACTIVE',
+  ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 },
+  ...(billingMode ? { BillingModeSummary: { BillingMode: billingMode } } : {}),
+});
+const target = (min: number, max: number) => ({ ...where, MinCapacity: min, MaxCapacity: max, CreationTime: new Date() });
+const policy = (config: object) => ({
+  ...where,
+  PolicyARN: `arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:2:resource/dynamodb/${RESOURCE_ID}:policyName/dynamodb-write-scaling`,
+  PolicyName: 'dynamodb-write-scaling',
+  PolicyType: 'TargetTrackingScaling',
+  TargetTrackingScalingPolicyConfiguration: config,
+  CreationTime: new Date(),
+});
+
+let aws: AwsMocks;
+beforeEach(() => {
+  aws = mockAws();
+});
+
+function observed(targets: object[], policies: object[]) {
+  aws.autoscaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: targets });
+  aws.autoscaling.on(DescribeScalingPoliciesCommand).resolves({ ScalingPolicies: policies });
+}
+
+const inputs = (command: Parameters<AwsMocks['autoscaling']['commandCalls']>[0]) =>
+  aws.autoscaling.commandCalls(command).map((call) => call.args[0].input);
+
+describe('dynamodb-scaling step (2.3)', () => {
+  it('checks the table, then registers 5–100 WCU and the 70 % write utilisation policy', async () => {
+    aws.dynamodb.on(DescribeTableCommand).resolves({ Table: table('PROVISIONED') });
+    observed([], []);
+    aws.autoscaling.on(RegisterScalableTargetCommand).resolves({});
+    aws.autoscaling.on(PutScalingPolicyCommand).resolves({ PolicyARN: 'arn:policy' });
+    const ctx = testContext();
+    const plan = await dynamodbScalingStep.plan(ctx);
+    expect(aws.dynamodb.commandCalls(DescribeTableCommand)[0].args[0].input).toEqual({ TableName: 'FinTechTransactions' });
+    expect(await dynamodbScalingStep.apply(ctx, plan)).toEqual({ resourceId: RESOURCE_ID });
+    expect(writeCalls(aws)).toEqual(['autoscaling:RegisterScalableTarget', 'autoscaling:PutScalingPolicy']);
+    expect(inputs(RegisterScalableTargetCommand)).toEqual([{ ...where, MinCapacity: 5, MaxCapacity: 100 }]);
+    expect(inputs(PutScalingPolicyCommand)).toEqual([
+      { ...where, PolicyName: 'dynamodb-write-scaling', PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: policyConfig },
+    ]);
+  });
+
+  it('treats a table without BillingModeSummary as PROVISIONED and writes nothing when in sync', async () => {
+    aws.dynamodb.on(DescribeTableCommand).resolves({ Table: table() });
+    observed([target(5, 100)], [policy(policyConfig)]);
+    const ctx = testContext();
+    const plan = await dynamodbScalingStep.plan(ctx);
+    expect(plan.changes).toEqual([]);
+    await dynamodbScalingStep.apply(ctx, plan);
+    expect(writeCalls(aws)).toEqual([]);
+  });
+
+  it('re-puts only a policy whose target value drifted', async () => {
+    aws.dynamodb.on(DescribeTableCommand).resolves({ Table: table('PROVISIONED') });
+    observed([target(5, 100)], [policy({ ...policyConfig, TargetValue: 50 })]);
+    aws.autoscaling.on(PutScalingPolicyCommand).resolves({ PolicyARN: 'arn:policy' });
+    const ctx = testContext();
+    const plan = await dynamodbScalingStep.plan(ctx);
+    expect(plan.changes).toEqual([
+      { resource: POLICY, action: 'update', fields: [{ field: 'policy dynamodb-write-scaling.targetValue', from: 50, to: 70 }] },
+    ]);
+    await dynamodbScalingStep.apply(ctx, plan);
+    expect(writeCalls(aws)).toEqual(['autoscaling:PutScalingPolicy']);
+    expect(inputs(PutScalingPolicyCommand)[0].TargetTrackingScalingPolicyConfiguration).toEqual(policyConfig);
+  });
+
+  describe('precondition: the DynamoDB table', () => {
+    it('an on-demand table is a PreflightError with zero writes and no Application Auto Scaling call', async () => {
+      aws.dynamodb.on(DescribeTableCommand).resolves({ Table: table('PAY_PER_REQUEST') });
+      const error = await dynamodbScalingStep.plan(testContext()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PreflightError);
+      expect((error as Error).message).toContain('FinTechTransactions is on-demand (PAY_PER_REQUEST): auto scaling has no effect on on-demand tables');
+      expect(aws.autoscaling.calls()).toHaveLength(0);
+      expect(writeCalls(aws)).toEqual([]);
+    });
+
+    it('a missing table is a PreflightError naming it', async () => {
+      aws.dynamodb.on(DescribeTableCommand).rejects(awsError('ResourceNotFoundException', 'Requested resource not found: Table: FinTechTransactions not found'));
+      const error = await dynamodbScalingStep.plan(testContext()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PreflightError);
+      expect((error as PreflightError).problems).toEqual([
+        'DynamoDB table FinTechTransactions does not exist (inputs.dynamodbTableName): create it before section 2.3',
+      ]);
+      expect(aws.autoscaling.calls()).toHaveLength(0);
+    });
+
+    it('any other DynamoDB error is surfaced as the AWS error, with its name and request id', async () => {
+      aws.dynamodb.on(DescribeTableCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform dynamodb:DescribeTable', 'req-ddb-4'));
+      const error = await dynamodbScalingStep.plan(testContext()).catch((e: unknown) => e);
+      expect(describeAwsError(error)).toBe('AccessDeniedException: not authorized to perform dynamodb:DescribeTable — request id req-ddb-4');
+    });
+
+    it('preflight and validate report the same problem without throwing', async () => {
+      aws.dynamodb.on(DescribeTableCommand).resolves({ Table: table('PAY_PER_REQUEST') });
+      const ctx = testContext();
+      expect(await dynamodbScalingStep.preflight!(ctx)).toHaveLength(1);
+      const findings = await dynamodbScalingStep.validate(ctx);
+      expect(findings.map((f) => [f.check, f.status, f.resource])).toEqual([['Scaling Input', 'FAIL', 'dynamodb table FinTechTransactions']]);
+    });
+
+    it('validate says OK for a provisioned table', async () => {
+      aws.dynamodb.on(DescribeTableCommand).resolves({ Table: table('PROVISIONED') });
+      expect(await dynamodbScalingStep.validate(testContext())).toEqual([
+        { check: 'Scaling Input', status: 'OK', resource: 'dynamodb table FinTechTransactions', reason: 'exists, PROVISIONED' },
+      ]);
+    });
+  });
+
+  it('rollback of a pre-existing target restores the old policy and range, never deregisters, and is safe twice', async () => {
+    const oldConfig = { ...policyConfig, TargetValue: 50 };
+    const before: ScalingState = {
+      registered: true,
+      minCapacity: 5,
+      maxCapacity: 50,
+      policies: { 'dynamodb-write-scaling': { PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: oldConfig } },
+    };
+    aws.autoscaling.on(DescribeScalableTargetsCommand).resolvesOnce({ ScalableTargets: [target(5, 100)] }).resolves({ ScalableTargets: [target(5, 50)] });
+    aws.autoscaling
+      .on(DescribeScalingPoliciesCommand)
+      .resolvesOnce({ ScalingPolicies: [policy(policyConfig)] })
+      .resolves({ ScalingPolicies: [policy(oldConfig)] });
+    aws.autoscaling.on(PutScalingPolicyCommand).resolves({});
+    aws.autoscaling.on(RegisterScalableTargetCommand).resolves({});
+    const ctx = testContext();
+    await dynamodbScalingStep.rollback(ctx, before);
+    expect(writeCalls(aws)).toEqual(['autoscaling:PutScalingPolicy', 'autoscaling:RegisterScalableTarget']);
+    expect(inputs(PutScalingPolicyCommand)).toEqual([
+      { ...where, PolicyName: 'dynamodb-write-scaling', PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: oldConfig },
+    ]);
+    expect(inputs(RegisterScalableTargetCommand)).toEqual([{ ...where, MinCapacity: 5, MaxCapacity: 50 }]);
+    await dynamodbScalingStep.rollback(ctx, before);
+    expect(writeCalls(aws)).toHaveLength(2);
+    expect(aws.autoscaling.commandCalls(DeregisterScalableTargetCommand)).toHaveLength(0);
+  });
+
+  it('surfaces a RegisterScalableTarget error with its name and request id', async () => {
+    aws.dynamodb.on(DescribeTableCommand).resolves({ Table: table('PROVISIONED') });
+    observed([], []);
+    aws.autoscaling.on(RegisterScalableTargetCommand).rejects(awsError('ConcurrentUpdateException', 'concurrent update', 'req-aas-8'));
+    const ctx = testContext();
+    const error = await dynamodbScalingStep.apply(ctx, await dynamodbScalingStep.plan(ctx)).catch((e: unknown) => e);
+    expect(describeAwsError(error)).toBe('ConcurrentUpdateException: concurrent update — request id req-aas-8');
+    expect(aws.autoscaling.commandCalls(PutScalingPolicyCommand)).toHaveLength(0);
+  });
+
+  describe('Scaling Ready (4.1)', () => {
+    it('passes with the target at 5–100 and the policy in place', async () => {
+      observed([target(5, 100)], [policy(policyConfig)]);
+      const findings = await dynamodbScalingStep.postDeployChecks!(testContext());
+      expect(findings.map((f) => f.status)).toEqual(['OK', 'OK']);
+    });
+
+    it('fails when nothing is registered, naming the target and the policy', async () => {
+      observed([], []);
+      const findings = await dynamodbScalingStep.postDeployChecks!(testContext());
+      expect(findings).toEqual([
+        {
+          check: 'Scaling Ready',
+          status: 'FAIL',
+          resource: `scalable target ${RESOURCE_ID} (${DIMENSION})`,
+          reason: 'scalable target is not registered (want min 5 max 100)',
+        },
+        {
+          check: 'Scaling Ready',
+          status: 'FAIL',
+          resource: POLICY,
+          reason: 'scaling policy dynamodb-write-scaling (DynamoDBWriteCapacityUtilization target 70) is missing',
+        },
+      ]);
+    });
+  });
+});
