@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, explain, RunbookError, UsageError } from './core/errors.js';
 import { listRuns } from './core/journal.js';
 import { applyCommand, planCommand, validateCommand } from './commands/run.js';
+import { rollbackCommand, type RollbackFlags } from './commands/rollback.js';
 import { openSession, printJson, type GlobalOptions } from './commands/shared.js';
 import { putBusinessMetric } from '../steps/business-metrics.js';
 import { STEP_IDS } from './core/step.js';
@@ -64,6 +65,17 @@ export function buildProgram(): Command {
     .description('post-deploy checks (section 4.1) and the security checklist (section 3); never writes')
     .action(async (_opts, command: Command) => {
       process.exitCode = await validateCommand(session(command));
+    });
+
+  program
+    .command('rollback')
+    .description('incident: deploy an earlier task definition revision of the service (runbook 4.3)')
+    .requiredOption('--to <rev>', 'revision number, family:rev, task definition ARN, or "previous"')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--force', 'roll back even while a deployment is in flight')
+    .option('--timeout <seconds>', 'how long to wait for the deployment (default: service.deployTimeoutSeconds)')
+    .action(async (opts: RollbackFlags, command: Command) => {
+      process.exitCode = await rollbackCommand(session(command), opts);
     });
 
   program

@@ -58,7 +58,8 @@ export const configSchema = z
       appSubnetIds: z
         .array(awsId('subnet'))
         .length(2, { message: 'must list exactly the two app subnets (APP_SUB_A, APP_SUB_B)' })
-        .refine((ids) => new Set(ids).size === ids.length, { message: 'the two app subnets must differ' }),
+        // '' is an unset ${VAR}, already reported: two unset subnets are not "the same subnet".
+        .refine((ids) => ids.filter(Boolean).length === new Set(ids.filter(Boolean)).size, { message: 'the two app subnets must differ' }),
       ecsSecurityGroupId: awsId('sg'),
       albSecurityGroupId: awsId('sg'),
       albArn: arn('elasticloadbalancing', 'loadbalancer/app/[A-Za-z0-9-]+/[0-9a-f]+', 'an application load balancer ARN'),
@@ -132,7 +133,7 @@ export const configSchema = z
         image: z
           .string()
           .min(1)
-          .refine((image) => !/:latest$/.test(image) && /[:@]/.test(image.split('/').pop() ?? ''), {
+          .refine((image) => !/:latest$/i.test(image) && /[:@]/.test(image.split('/').pop() ?? ''), {
             message: 'must be pinned to a version tag or digest (not latest, not untagged)',
           }),
         memoryReservation: z.number().int().min(6),
@@ -179,12 +180,15 @@ export const configSchema = z
       [['inputs', 'logsKmsKeyArn'], config.inputs.logsKmsKeyArn],
       [['inputs', 'dbSecretArn'], config.inputs.dbSecretArn],
     ];
+    // Compare only against a valid accountId / region: an invalid or unset one is reported once, on its own field.
+    const accountValid = new RegExp(`^${account}$`).test(config.accountId);
+    const regionValid = new RegExp(`^${region}$`).test(config.region);
     for (const [path, value] of arns) {
       const [, , , arnRegion, arnAccount] = value.split(':');
-      if (arnAccount !== config.accountId) {
+      if (accountValid && arnAccount !== config.accountId) {
         ctx.addIssue({ code: 'custom', path, message: `is in account ${arnAccount}, not accountId ${config.accountId}` });
       }
-      if (arnRegion !== config.region) {
+      if (regionValid && arnRegion !== config.region) {
         ctx.addIssue({ code: 'custom', path, message: `is in region ${arnRegion}, not ${config.region}` });
       }
     }
@@ -235,7 +239,11 @@ export function resolvePlaceholders(
     return value.replace(PLACEHOLDER, (_match, name: string) => {
       const resolved = env[name];
       if (resolved === undefined || resolved === '') {
-        problems.set(path.join('.'), `environment variable ${name} is not set`);
+        // Every unset variable of the field is named, e.g. "arn:aws:kms:${REGION}:${ACCOUNT_ID}:…".
+        const field = path.join('.');
+        const message = `environment variable ${name} is not set`;
+        const previous = problems.get(field);
+        if (!previous?.split('; ').includes(message)) problems.set(field, previous ? `${previous}; ${message}` : message);
         return '';
       }
       return resolved;
@@ -268,7 +276,10 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'conf
   }
   const unresolved = new Map<string, string>();
   const resolved = resolvePlaceholders(raw, env, [], unresolved) as Record<string, unknown>;
-  if (overrides.region) resolved.region = overrides.region;
+  if (overrides.region) {
+    resolved.region = overrides.region;
+    unresolved.delete('region'); // the file's region, placeholder or not, is not used
+  }
   const result = configSchema.safeParse(resolved);
   const problems = [...unresolved].map(([path, message]) => `${path}: ${message}`);
   if (!result.success) {

@@ -125,7 +125,7 @@ export async function runPreflight(ctx: StepContext, steps: Step[]): Promise<voi
   const checks = new Set(steps.flatMap((step) => checksByStep[step.id] ?? []));
   const results = await Promise.all([
     ...[...checks].map((check) => check(ctx)),
-    ...steps.map((step) => (step.preflight ? step.preflight(ctx) : Promise.resolve([]))),
+    ...steps.map((step) => (step.preflight ? attempt(`${step.id} preflight`, () => step.preflight!(ctx)) : Promise.resolve([]))),
   ]);
   const problems = [...new Set(results.flat())];
   if (problems.length) throw new PreflightError(problems);

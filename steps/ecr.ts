@@ -238,7 +238,7 @@ export const ecrStep: Step<'ecr', EcrState> = {
   async validate(ctx) {
     const resource = resourceName(ctx);
     const name = repositoryName(ctx);
-    const immutable = '3.5 Immutable image tags';
+    const immutable = 'ECR Tag Mutability';
     const check = 'ECR Repository';
     const repo = await describeRepository(ctx);
     if (!repo) {

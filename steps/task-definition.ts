@@ -398,7 +398,7 @@ export const taskDefinitionStep: Step<'task-definition', TaskDefinitionState> = 
 
     if (!latest) {
       findings.push(fail('Task Definition', resource, `no ACTIVE revision of family ${config.taskDefinition.family}`));
-      findings.push(skip('3.2 Secrets not in environment', resource, 'no task definition to inspect'));
+      findings.push(skip('Task Definition Secrets', resource, 'no task definition to inspect'));
     } else {
       const td = latest.taskDefinition;
       const rev = `${td.family}:${td.revision}`;
@@ -417,9 +417,9 @@ export const taskDefinitionStep: Step<'task-definition', TaskDefinitionState> = 
       const fromSecrets = (td.containerDefinitions ?? []).flatMap((c) => (c.secrets ?? []).map((s) => `${c.name}/${s.name}`));
       findings.push(
         problems.length
-          ? fail('3.2 Secrets not in environment', resource, `${rev}: ${problems.join('; ')}; move them to secrets (Secrets Manager)`)
+          ? fail('Task Definition Secrets', resource, `${rev}: ${problems.join('; ')}; move them to secrets (Secrets Manager)`)
           : ok(
-              '3.2 Secrets not in environment',
+              'Task Definition Secrets',
               resource,
               `${rev}: no secret in environment; from Secrets Manager: ${fromSecrets.join(', ') || 'none'}`,
             ),
@@ -435,11 +435,11 @@ export const taskDefinitionStep: Step<'task-definition', TaskDefinitionState> = 
     for (const name of groups) {
       const group = await describeLogGroup(ctx, name);
       const where = `log group ${name}`;
-      if (!group) findings.push(fail('3.3 Log groups KMS-encrypted', where, 'log group does not exist'));
-      else if (!group.kmsKeyId) findings.push(fail('3.3 Log groups KMS-encrypted', where, 'not encrypted with KMS (no kmsKeyId)'));
+      if (!group) findings.push(fail('Log Group Encryption', where, 'log group does not exist'));
+      else if (!group.kmsKeyId) findings.push(fail('Log Group Encryption', where, 'not encrypted with KMS (no kmsKeyId)'));
       else if (name === config.taskDefinition.logGroup.name && group.kmsKeyId !== config.inputs.logsKmsKeyArn)
-        findings.push(warn('3.3 Log groups KMS-encrypted', where, `encrypted with ${group.kmsKeyId}, config says ${config.inputs.logsKmsKeyArn}`));
-      else findings.push(ok('3.3 Log groups KMS-encrypted', where, `encrypted with ${group.kmsKeyId}`));
+        findings.push(warn('Log Group Encryption', where, `encrypted with ${group.kmsKeyId}, config says ${config.inputs.logsKmsKeyArn}`));
+      else findings.push(ok('Log Group Encryption', where, `encrypted with ${group.kmsKeyId}`));
       if (name === config.taskDefinition.logGroup.name && group) {
         const want = config.taskDefinition.logGroup.retentionDays;
         findings.push(

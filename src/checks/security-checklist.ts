@@ -140,11 +140,13 @@ export async function securityChecklist(ctx: StepContext): Promise<Finding[]> {
       return [fail(check, 'checklist', `could not be evaluated: ${describeAwsError(error)}`)];
     }
   };
-  const running = await serviceTaskDefinition(ctx);
+  // A failed service lookup fails the items that need the service (3.1–3.3), not the whole checklist.
+  const running = serviceTaskDefinition(ctx);
+  running.catch(() => {});
   return [
-    ...(await guard(CHECKLIST.isolation, () => isolation(ctx, running))),
-    ...(await guard(CHECKLIST.secrets, async () => secrets(ctx, running))),
-    ...(await guard(CHECKLIST.logEncryption, () => logEncryption(ctx, running))),
+    ...(await guard(CHECKLIST.isolation, async () => isolation(ctx, await running))),
+    ...(await guard(CHECKLIST.secrets, async () => secrets(ctx, await running))),
+    ...(await guard(CHECKLIST.logEncryption, async () => logEncryption(ctx, await running))),
     ...(await guard(CHECKLIST.network, () => network(ctx))),
     ...(await guard(CHECKLIST.immutability, () => immutability(ctx))),
   ];

@@ -4,7 +4,7 @@ import { Journal } from '../core/journal.js';
 import { runApply, runPlan, runValidate, type RunReport } from '../core/runner.js';
 import { securityChecklist } from '../checks/security-checklist.js';
 import { runPreflight } from '../preflight.js';
-import { confirm, printJson, renderCalls, renderChange, renderFindings, type Session } from './shared.js';
+import { confirm, printJson, requireConfirmationChannel, renderCalls, renderChange, renderFindings, type Session } from './shared.js';
 
 export async function planCommand(session: Session): Promise<number> {
   const report = await runPlan(session.steps, session.runner);
@@ -31,6 +31,7 @@ export interface ApplyFlags {
 
 export async function applyCommand(session: Session, flags: ApplyFlags): Promise<number> {
   const out = session.human;
+  requireConfirmationChannel(flags.yes);
   if (!flags.yes) {
     // Show what will change before asking; on a TTY only (confirm refuses otherwise).
     const preview = await runPlan(session.steps, session.runner);

@@ -98,12 +98,17 @@ export function renderCalls(report: RunReport): string {
   return `AWS calls: ${report.calls.reads} read, ${report.calls.writes} write`;
 }
 
-/** Ask on a TTY; with no TTY and no --yes, refuse (safe default for unattended runs). */
-export async function confirm(question: string, yes: boolean | undefined): Promise<boolean> {
-  if (yes) return true;
-  if (!process.stdin.isTTY) {
+/** With no TTY and no --yes, refuse before any AWS call (safe default for unattended runs). */
+export function requireConfirmationChannel(yes: boolean | undefined): void {
+  if (!yes && !process.stdin.isTTY) {
     throw new UsageError('no terminal to confirm on: pass --yes to run without a prompt');
   }
+}
+
+/** Ask on a TTY. */
+export async function confirm(question: string, yes: boolean | undefined): Promise<boolean> {
+  if (yes) return true;
+  requireConfirmationChannel(yes);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`${question} [y/N] `);

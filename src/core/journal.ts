@@ -4,6 +4,7 @@
 // secret value (the tool never reads one).
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { InterruptedError } from './errors.js';
 import type { StepId, WriteDescription, WriteRecorder } from './step.js';
 
 export type JournalEntry =
@@ -25,6 +26,9 @@ export class Journal implements WriteRecorder {
   readonly file: string;
   private fd: number | undefined;
   private seq = 0;
+  private readonly stepsWritten = new Set<StepId>();
+  /** Set by the runner: once aborted (SIGINT), no new write starts. */
+  signal?: AbortSignal;
 
   constructor(
     readonly runId: string,
@@ -45,11 +49,13 @@ export class Journal implements WriteRecorder {
   }
 
   async write<T>(description: WriteDescription, call: () => Promise<T>): Promise<T> {
+    if (this.signal?.aborted) throw new InterruptedError();
     const seq = ++this.seq;
     this.append({ type: 'write-start', at: new Date().toISOString(), seq, ...description });
     try {
       const result = await call();
       this.append({ type: 'write-done', at: new Date().toISOString(), seq, requestId: requestIdOf(result), ...description });
+      this.stepsWritten.add(description.step);
       return result;
     } catch (error) {
       this.append({
@@ -62,6 +68,11 @@ export class Journal implements WriteRecorder {
       });
       throw error;
     }
+  }
+
+  /** Did any write of this step complete in this run? Only those steps are compensated. */
+  wrote(step: StepId): boolean {
+    return this.stepsWritten.has(step);
   }
 
   /** Writes that completed, in order: what this run changed. */

@@ -111,6 +111,7 @@ export async function runApply(steps: Step[], options: ApplyOptions): Promise<Ru
   const reports = steps.map(emptyReport);
   const touched: Array<{ step: Step; before: unknown; report: StepReport }> = [];
   const { journal } = options;
+  journal.signal = options.signal;
 
   const tasks: ListrTask[] = [];
   if (options.preflight) {
@@ -185,7 +186,9 @@ export async function runApply(steps: Step[], options: ApplyOptions): Promise<Ru
     throw Object.assign(failure instanceof RunbookError ? failure : new RunbookError(runReport.error, { cause: failure }), { report: runReport });
   }
 
-  runReport.compensation = await compensate(ctx, touched, options);
+  // Only steps with a completed write are undone: a create that failed (e.g. someone else made
+  // the resource between our plan and our write) must not lead us to delete their resource.
+  runReport.compensation = await compensate(ctx, touched.filter(({ step }) => journal.wrote(step.id)), options);
   const halfApplied = runReport.compensation.needsPerson.length > 0;
   journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: halfApplied ? 'half-applied' : 'rolled-back', detail: runReport.error });
   runReport.calls = callSummary(options.clients);

@@ -108,3 +108,30 @@ export function useEmulator(): EmulatorFixture {
 export function writesOf(report: { calls: { byOperation: Array<{ service: string; operation: string; kind: string; count: number }> } }): string[] {
   return report.calls.byOperation.filter((c) => c.kind === 'write').map((c) => `${c.service}:${c.operation}`);
 }
+
+/**
+ * An HTTP endpoint on loopback that counts requests and answers 500: point --endpoint-url at it
+ * to prove that a command made no AWS call at all.
+ */
+export async function countingEndpoint(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
+  const { createServer } = await import('node:http');
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests++;
+    res.statusCode = 500;
+    res.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => requests,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** SDK client settings for the test's own out-of-band changes to the emulator. */
+export function emulatorClientConfig(endpoint: string) {
+  return { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+}

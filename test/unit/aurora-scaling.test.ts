@@ -5,8 +5,11 @@ import {
   DescribeScalingPoliciesCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
+  type ScalableTarget,
+  type ScalingPolicy,
+  type TargetTrackingScalingPolicyConfiguration,
 } from '@aws-sdk/client-application-auto-scaling';
-import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
+import { DescribeDBClustersCommand, type DBCluster } from '@aws-sdk/client-rds';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { auroraScalingStep } from '../../steps/aurora-scaling.js';
 import { describeAwsError, PreflightError } from '../../src/core/errors.js';
@@ -14,10 +17,10 @@ import { awsError, mockAws, testContext, writeCalls, type AwsMocks } from '../he
 
 const RESOURCE_ID = 'cluster:fintech-db-cluster';
 const DIMENSION = 'rds:cluster:ReadReplicaCount';
-const where = { ServiceNamespace: 'rds', ResourceId: RESOURCE_ID, ScalableDimension: DIMENSION };
-const policyConfig = { TargetValue: 60, PredefinedMetricSpecification: { PredefinedMetricType: 'RDSReaderAverageCPUUtilization' } };
+const where = { ServiceNamespace: 'rds', ResourceId: RESOURCE_ID, ScalableDimension: DIMENSION } as const;
+const policyConfig: TargetTrackingScalingPolicyConfiguration = { TargetValue: 60, PredefinedMetricSpecification: { PredefinedMetricType: 'RDSReaderAverageCPUUtilization' } };
 
-const cluster = (overrides: Record<string, unknown> = {}) => ({
+const cluster = (overrides: Partial<DBCluster> = {}): DBCluster => ({
   DBClusterIdentifier: 'fintech-db-cluster',
   Engine: 'aurora-postgresql',
   Status: 'available',
@@ -27,8 +30,14 @@ const cluster = (overrides: Record<string, unknown> = {}) => ({
   ],
   ...overrides,
 });
-const target = (min: number, max: number) => ({ ...where, MinCapacity: min, MaxCapacity: max, CreationTime: new Date() });
-const policy = (config: object) => ({
+const target = (min: number, max: number): ScalableTarget => ({
+  ...where,
+  MinCapacity: min,
+  MaxCapacity: max,
+  RoleARN: 'arn:aws:iam::123456789012:role/aws-service-role/rds.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_RDSCluster',
+  CreationTime: new Date(),
+});
+const policy = (config: TargetTrackingScalingPolicyConfiguration): ScalingPolicy => ({
   ...where,
   PolicyARN: `arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:1:resource/rds/${RESOURCE_ID}:policyName/aurora-read-scaling`,
   PolicyName: 'aurora-read-scaling',
@@ -42,7 +51,7 @@ beforeEach(() => {
   aws = mockAws();
 });
 
-function observed(targets: object[], policies: object[]) {
+function observed(targets: ScalableTarget[], policies: ScalingPolicy[]) {
   aws.autoscaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: targets });
   aws.autoscaling.on(DescribeScalingPoliciesCommand).resolves({ ScalingPolicies: policies });
 }

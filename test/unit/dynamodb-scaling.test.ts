@@ -4,8 +4,11 @@ import {
   DescribeScalingPoliciesCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
+  type ScalableTarget,
+  type ScalingPolicy,
+  type TargetTrackingScalingPolicyConfiguration,
 } from '@aws-sdk/client-application-auto-scaling';
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, type TableDescription } from '@aws-sdk/client-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { dynamodbScalingStep } from '../../steps/dynamodb-scaling.js';
 import type { ScalingState } from '../../steps/shared/target-tracking.js';
@@ -15,17 +18,23 @@ import { awsError, mockAws, testContext, writeCalls, type AwsMocks } from '../he
 const RESOURCE_ID = 'table/FinTechTransactions';
 const DIMENSION = 'dynamodb:table:WriteCapacityUnits';
 const POLICY = `scaling policy dynamodb-write-scaling on ${RESOURCE_ID}`;
-const where = { ServiceNamespace: 'dynamodb', ResourceId: RESOURCE_ID, ScalableDimension: DIMENSION };
-const policyConfig = { TargetValue: 70, PredefinedMetricSpecification: { PredefinedMetricType: 'DynamoDBWriteCapacityUtilization' } };
+const where = { ServiceNamespace: 'dynamodb', ResourceId: RESOURCE_ID, ScalableDimension: DIMENSION } as const;
+const policyConfig: TargetTrackingScalingPolicyConfiguration = { TargetValue: 70, PredefinedMetricSpecification: { PredefinedMetricType: 'DynamoDBWriteCapacityUtilization' } };
 
-const table = (billingMode?: 'PROVISIONED' | 'PAY_PER_REQUEST') => ({
+const table = (billingMode?: 'PROVISIONED' | 'PAY_PER_REQUEST'): TableDescription => ({
   TableName: 'FinTechTransactions',
   TableStatus: 'ACTIVE',
   ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 },
   ...(billingMode ? { BillingModeSummary: { BillingMode: billingMode } } : {}),
 });
-const target = (min: number, max: number) => ({ ...where, MinCapacity: min, MaxCapacity: max, CreationTime: new Date() });
-const policy = (config: object) => ({
+const target = (min: number, max: number): ScalableTarget => ({
+  ...where,
+  MinCapacity: min,
+  MaxCapacity: max,
+  RoleARN: 'arn:aws:iam::123456789012:role/aws-service-role/dynamodb.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_DynamoDBTable',
+  CreationTime: new Date(),
+});
+const policy = (config: TargetTrackingScalingPolicyConfiguration): ScalingPolicy => ({
   ...where,
   PolicyARN: `arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:2:resource/dynamodb/${RESOURCE_ID}:policyName/dynamodb-write-scaling`,
   PolicyName: 'dynamodb-write-scaling',
@@ -39,7 +48,7 @@ beforeEach(() => {
   aws = mockAws();
 });
 
-function observed(targets: object[], policies: object[]) {
+function observed(targets: ScalableTarget[], policies: ScalingPolicy[]) {
   aws.autoscaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: targets });
   aws.autoscaling.on(DescribeScalingPoliciesCommand).resolves({ ScalingPolicies: policies });
 }
@@ -131,7 +140,7 @@ describe('dynamodb-scaling step (2.3)', () => {
   });
 
   it('rollback of a pre-existing target restores the old policy and range, never deregisters, and is safe twice', async () => {
-    const oldConfig = { ...policyConfig, TargetValue: 50 };
+    const oldConfig: TargetTrackingScalingPolicyConfiguration = { ...policyConfig, TargetValue: 50 };
     const before: ScalingState = {
       registered: true,
       minCapacity: 5,

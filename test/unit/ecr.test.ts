@@ -335,7 +335,7 @@ describe('ecr step (1.2)', () => {
     mockRepository(inSyncRepo, runbookPolicyText);
     const findings = await ecrStep.validate(testContext());
     expect(findings.map((f) => [f.check, f.status])).toEqual([
-      ['3.5 Immutable image tags', 'OK'],
+      ['ECR Tag Mutability', 'OK'],
       ['ECR Repository', 'OK'],
       ['ECR Repository', 'OK'],
       ['ECR Repository', 'OK'],
@@ -346,7 +346,7 @@ describe('ecr step (1.2)', () => {
     mockRepository({ ...inSyncRepo, imageTagMutability: 'MUTABLE', imageScanningConfiguration: { scanOnPush: false } }, undefined);
     const findings = await ecrStep.validate(testContext());
     expect(findings[0]).toEqual({
-      check: '3.5 Immutable image tags',
+      check: 'ECR Tag Mutability',
       status: 'FAIL',
       resource,
       reason: 'repository fintech-api has image tag mutability MUTABLE, section 3.5 requires IMMUTABLE',
@@ -362,7 +362,7 @@ describe('ecr step (1.2)', () => {
     aws.ecr.on(DescribeRepositoriesCommand).rejects(notFound());
     const findings = await ecrStep.validate(testContext());
     expect(findings.map((f) => [f.check, f.status])).toEqual([
-      ['3.5 Immutable image tags', 'FAIL'],
+      ['ECR Tag Mutability', 'FAIL'],
       ['ECR Repository', 'FAIL'],
     ]);
   });

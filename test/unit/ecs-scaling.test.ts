@@ -5,6 +5,9 @@ import {
   DescribeScalingPoliciesCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
+  type ScalableTarget,
+  type ScalingPolicy,
+  type TargetTrackingScalingPolicyConfiguration,
 } from '@aws-sdk/client-application-auto-scaling';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ecsScalingStep } from '../../steps/ecs-scaling.js';
@@ -16,17 +19,17 @@ const RESOURCE_ID = 'service/fintech-prod-cluster/fintech-api-svc';
 const DIMENSION = 'ecs:service:DesiredCount';
 const TARGET = `scalable target ${RESOURCE_ID} (${DIMENSION})`;
 const on = (policyName: string) => `scaling policy ${policyName} on ${RESOURCE_ID}`;
-const where = { ServiceNamespace: 'ecs', ResourceId: RESOURCE_ID, ScalableDimension: DIMENSION };
+const where = { ServiceNamespace: 'ecs', ResourceId: RESOURCE_ID, ScalableDimension: DIMENSION } as const;
 
-const cpuConfig = {
+const cpuConfig: TargetTrackingScalingPolicyConfiguration = {
   TargetValue: 70,
   PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
   ScaleOutCooldown: 60,
   ScaleInCooldown: 300,
 };
-const memConfig = { TargetValue: 75, PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageMemoryUtilization' } };
+const memConfig: TargetTrackingScalingPolicyConfiguration = { TargetValue: 75, PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageMemoryUtilization' } };
 
-const target = (min: number, max: number, resourceId = RESOURCE_ID) => ({
+const target = (min: number, max: number, resourceId = RESOURCE_ID): ScalableTarget => ({
   ...where,
   ResourceId: resourceId,
   MinCapacity: min,
@@ -35,7 +38,7 @@ const target = (min: number, max: number, resourceId = RESOURCE_ID) => ({
   CreationTime: new Date('2024-01-01T00:00:00Z'),
 });
 
-const policy = (name: string, config: object, extra: Record<string, unknown> = {}) => ({
+const policy = (name: string, config: TargetTrackingScalingPolicyConfiguration | undefined, extra: Partial<ScalingPolicy> = {}): ScalingPolicy => ({
   ...where,
   PolicyARN: `arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:0000:resource/ecs/${RESOURCE_ID}:policyName/${name}`,
   PolicyName: name,
@@ -54,7 +57,7 @@ beforeEach(() => {
   aws = mockAws();
 });
 
-function observed(targets: object[], policies: object[]) {
+function observed(targets: ScalableTarget[], policies: ScalingPolicy[]) {
   aws.autoscaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: targets });
   aws.autoscaling.on(DescribeScalingPoliciesCommand).resolves({ ScalingPolicies: policies });
 }
@@ -184,7 +187,7 @@ describe('ecs-scaling step (2.1)', () => {
       [
         cpuPolicy,
         memPolicy,
-        policy('someone-elses-step-policy', {}, { PolicyType: 'StepScaling' }),
+        policy('someone-elses-step-policy', undefined, { PolicyType: 'StepScaling' }),
         policy('fintech-cpu-scaling', { ...cpuConfig, TargetValue: 10 }, { ResourceId: 'service/fintech-prod-cluster/fintech-api' }),
       ],
     );
@@ -221,7 +224,7 @@ describe('ecs-scaling step (2.1)', () => {
   });
 
   it('rollback of a pre-existing target restores min/max and the old policy, deletes the added one, never deregisters', async () => {
-    const oldCpu = { TargetValue: 50, PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' } };
+    const oldCpu: TargetTrackingScalingPolicyConfiguration = { TargetValue: 50, PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' } };
     const before: ScalingState = {
       registered: true,
       minCapacity: 2,
@@ -310,7 +313,7 @@ describe('ecs-scaling step (2.1)', () => {
         [target(3, 10)],
         [
           policy('fintech-cpu-scaling', { ...cpuConfig, TargetValue: 90 }),
-          policy('fintech-mem-scaling', undefined as never, { PolicyType: 'StepScaling', StepScalingPolicyConfiguration: { AdjustmentType: 'ChangeInCapacity' } }),
+          policy('fintech-mem-scaling', undefined, { PolicyType: 'StepScaling', StepScalingPolicyConfiguration: { AdjustmentType: 'ChangeInCapacity' } }),
         ],
       );
       const findings = await ecsScalingStep.postDeployChecks!(testContext());

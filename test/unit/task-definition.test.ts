@@ -407,8 +407,8 @@ describe('task-definition step (1.4)', () => {
     const findings = await taskDefinitionStep.validate(testContext());
     expect(findings.map((f) => [f.check, f.status])).toEqual([
       ['Task Definition', 'OK'],
-      ['3.2 Secrets not in environment', 'OK'],
-      ['3.3 Log groups KMS-encrypted', 'OK'],
+      ['Task Definition Secrets', 'OK'],
+      ['Log Group Encryption', 'OK'],
       ['Log Retention', 'OK'],
     ]);
     expect(findings[1].reason).toContain('api-container/DB_PASSWORD');
@@ -427,10 +427,10 @@ describe('task-definition step (1.4)', () => {
     const byCheck = Object.fromEntries(findings.map((f) => [f.check, f]));
     expect(byCheck['Task Definition']).toMatchObject({ status: 'FAIL' });
     expect(byCheck['Task Definition'].reason).toContain('containerDefinitions.api-container.secrets');
-    expect(byCheck['3.2 Secrets not in environment']).toMatchObject({ status: 'FAIL' });
-    expect(byCheck['3.2 Secrets not in environment'].reason).toContain('container api-container has DB_PASSWORD in cleartext environment');
-    expect(byCheck['3.2 Secrets not in environment'].reason).toContain('container api-container has STRIPE_API_KEY in cleartext environment');
-    expect(byCheck['3.3 Log groups KMS-encrypted']).toMatchObject({ status: 'FAIL', reason: 'not encrypted with KMS (no kmsKeyId)' });
+    expect(byCheck['Task Definition Secrets']).toMatchObject({ status: 'FAIL' });
+    expect(byCheck['Task Definition Secrets'].reason).toContain('container api-container has DB_PASSWORD in cleartext environment');
+    expect(byCheck['Task Definition Secrets'].reason).toContain('container api-container has STRIPE_API_KEY in cleartext environment');
+    expect(byCheck['Log Group Encryption']).toMatchObject({ status: 'FAIL', reason: 'not encrypted with KMS (no kmsKeyId)' });
     expect(byCheck['Log Retention']).toMatchObject({ status: 'FAIL', reason: 'retention is never expire, want 365 days' });
   });
 
@@ -440,8 +440,8 @@ describe('task-definition step (1.4)', () => {
     const findings = await taskDefinitionStep.validate(testContext());
     expect(findings.map((f) => [f.check, f.status, f.reason])).toEqual([
       ['Task Definition', 'FAIL', 'no ACTIVE revision of family fintech-api-task'],
-      ['3.2 Secrets not in environment', 'SKIP', 'no task definition to inspect'],
-      ['3.3 Log groups KMS-encrypted', 'FAIL', 'log group does not exist'],
+      ['Task Definition Secrets', 'SKIP', 'no task definition to inspect'],
+      ['Log Group Encryption', 'FAIL', 'log group does not exist'],
     ]);
   });
 });

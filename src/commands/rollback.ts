@@ -1,0 +1,202 @@
+// `rollback --to <rev>` (runbook 4.3): the service back to an earlier task definition revision,
+// in the configured cluster (the runbook's command has no --cluster: DESIGN.md §8 row 9).
+// Everything is verified before the one write; it never deregisters a task definition.
+import { BatchGetImageCommand } from '@aws-sdk/client-ecr';
+import { DescribeTaskDefinitionCommand, ListTaskDefinitionsCommand, UpdateServiceCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
+import { describeService, taskDefinitionRef, waitForDeployment } from '../aws/deployment.js';
+import { logsFlowing, tasksHealthy } from '../checks/post-deploy.js';
+import { ExitCode, isAwsError, RunbookError, UsageError } from '../core/errors.js';
+import { Journal } from '../core/journal.js';
+import { createContext } from '../core/runner.js';
+import type { Finding, StepContext } from '../core/step.js';
+import { confirm, printJson, renderFindings, requireConfirmationChannel, type Session } from './shared.js';
+
+export interface RollbackFlags {
+  to: string;
+  yes?: boolean;
+  force?: boolean;
+  timeout?: string;
+}
+
+/** A refusal before any write: the reason is the whole message. */
+export class RollbackRefused extends RunbookError {}
+
+/** `7`, `fintech-api-task:7`, a task definition ARN, or `previous`. */
+export function parseTarget(to: string, family: string): { revision: number } | { previous: true } {
+  if (to === 'previous') return { previous: true };
+  const ref = taskDefinitionRef(to.trim()) ?? '';
+  const match = /^(?:([A-Za-z0-9_-]+):)?(\d+)$/.exec(ref);
+  if (!match) throw new UsageError(`--to: "${to}" is not a revision number, ${family}:<rev>, a task definition ARN, or "previous"`);
+  if (match[1] && match[1] !== family) {
+    throw new UsageError(`--to: ${ref} belongs to family ${match[1]}, not the service's family ${family}`);
+  }
+  return { revision: Number(match[2]) };
+}
+
+async function previousRevision(ctx: StepContext, family: string, current: number): Promise<number> {
+  const revisions: number[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await ctx.clients.ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: family, status: 'ACTIVE', nextToken }));
+    for (const arn of page.taskDefinitionArns ?? []) {
+      const [name, rev] = (taskDefinitionRef(arn) ?? '').split(':');
+      if (name === family) revisions.push(Number(rev));
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  const earlier = revisions.filter((r) => r < current).sort((a, b) => b - a);
+  if (!earlier.length) throw new RollbackRefused(`--to previous: no ACTIVE revision of ${family} older than ${current}`);
+  return earlier[0];
+}
+
+/** Images of this account's repository must still exist: the lifecycle policy may have expired them. */
+async function missingImages(ctx: StepContext, taskDefinition: TaskDefinition): Promise<{ missing: string[]; unverified: string[] }> {
+  const registry = `${ctx.config.accountId}.dkr.ecr.${ctx.config.region}.amazonaws.com/`;
+  const missing: string[] = [];
+  const unverified: string[] = [];
+  for (const container of taskDefinition.containerDefinitions ?? []) {
+    const image = container.image ?? '';
+    if (!image.startsWith(registry)) {
+      unverified.push(`${container.name}: ${image}`);
+      continue;
+    }
+    const [repositoryName, reference] = image.slice(registry.length).includes('@')
+      ? image.slice(registry.length).split('@')
+      : image.slice(registry.length).split(':');
+    const imageId = reference?.startsWith('sha256:') ? { imageDigest: reference } : { imageTag: reference ?? 'latest' };
+    try {
+      const { images = [] } = await ctx.clients.ecr.send(new BatchGetImageCommand({ repositoryName, imageIds: [imageId] }));
+      if (!images.length) missing.push(`${container.name}: ${image}`);
+    } catch (error) {
+      if (!isAwsError(error, 'RepositoryNotFoundException')) throw error;
+      missing.push(`${container.name}: ${image} (repository ${repositoryName} does not exist)`);
+    }
+  }
+  return { missing, unverified };
+}
+
+/** What changes between the running and the target revision; secret references by name only. */
+export function describeDifference(current: TaskDefinition, target: TaskDefinition): string[] {
+  const lines: string[] = [];
+  const targetContainers = new Map((target.containerDefinitions ?? []).map((c) => [c.name, c]));
+  for (const container of current.containerDefinitions ?? []) {
+    const other = targetContainers.get(container.name);
+    if (!other) {
+      lines.push(`  - container ${container.name} (not in the target revision)`);
+      continue;
+    }
+    if (container.image !== other.image) lines.push(`  ~ ${container.name} image: ${container.image} → ${other.image}`);
+    const env = (c: typeof container) => new Map((c.environment ?? []).map((e) => [e.name, e.value]));
+    const [from, to] = [env(container), env(other)];
+    for (const name of new Set([...from.keys(), ...to.keys()])) {
+      if (from.get(name) !== to.get(name)) lines.push(`  ~ ${container.name} env ${name}: ${from.get(name) ?? '(unset)'} → ${to.get(name) ?? '(unset)'}`);
+    }
+    const secrets = (c: typeof container) => (c.secrets ?? []).map((s) => s.name).sort().join(',');
+    if (secrets(container) !== secrets(other)) lines.push(`  ~ ${container.name} secrets: [${secrets(container)}] → [${secrets(other)}]`);
+  }
+  for (const name of targetContainers.keys()) {
+    if (!(current.containerDefinitions ?? []).some((c) => c.name === name)) lines.push(`  + container ${name}`);
+  }
+  if (current.cpu !== target.cpu || current.memory !== target.memory) {
+    lines.push(`  ~ cpu/memory: ${current.cpu}/${current.memory} → ${target.cpu}/${target.memory}`);
+  }
+  return lines.length ? lines : ['  (same containers, images and environment)'];
+}
+
+async function describeRevision(ctx: StepContext, ref: string): Promise<TaskDefinition | undefined> {
+  try {
+    return (await ctx.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: ref }))).taskDefinition;
+  } catch (error) {
+    if (isAwsError(error, 'ClientException', 'InvalidParameterException')) return undefined;
+    throw error;
+  }
+}
+
+export async function rollbackCommand(session: Session, flags: RollbackFlags): Promise<number> {
+  const ctx = createContext(session.runner);
+  const out = session.human;
+  const { family } = session.config.taskDefinition;
+  const cluster = session.config.cluster.name;
+  const serviceName = session.config.service.name;
+  const timeoutSeconds = flags.timeout === undefined ? session.config.service.deployTimeoutSeconds : Number(flags.timeout);
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError(`--timeout: "${flags.timeout}" is not a whole number of seconds`);
+  const target = parseTarget(flags.to, family);
+  requireConfirmationChannel(flags.yes);
+
+  // 1. Verify everything, read-only.
+  const service = await describeService(ctx.clients.ecs, cluster, serviceName);
+  if (!service) throw new RollbackRefused(`service ${serviceName} does not exist in cluster ${cluster}`);
+  const currentRef = taskDefinitionRef(service.taskDefinition) ?? '';
+  const currentRevision = Number(currentRef.split(':')[1]);
+  const revision = 'previous' in target ? await previousRevision(ctx, family, currentRevision) : target.revision;
+  const targetRef = `${family}:${revision}`;
+  const targetDefinition = await describeRevision(ctx, targetRef);
+  if (!targetDefinition) throw new RollbackRefused(`task definition ${targetRef} does not exist`);
+  if (targetDefinition.status !== 'ACTIVE') throw new RollbackRefused(`task definition ${targetRef} is ${targetDefinition.status} (deregistered): ECS cannot deploy it`);
+  if (targetDefinition.family !== family) throw new RollbackRefused(`task definition ${targetRef} is of family ${targetDefinition.family}, not ${family}`);
+  const images = await missingImages(ctx, targetDefinition);
+  if (images.missing.length) {
+    throw new RollbackRefused(`task definition ${targetRef} uses images that are no longer in ECR (expired by the lifecycle policy or deleted): ${images.missing.join('; ')}`);
+  }
+  if (currentRef === targetRef) {
+    out.write(`Service ${serviceName} already runs ${targetRef}: nothing to roll back.\n`);
+    if (session.options.json) printJson({ command: 'rollback', ok: true, changed: false, taskDefinition: targetRef });
+    return ExitCode.ok;
+  }
+  const inFlight = (service.deployments ?? []).length > 1 || service.deployments?.some((d) => d.status === 'PRIMARY' && d.rolloutState === 'IN_PROGRESS');
+  if (inFlight && !flags.force) {
+    throw new RollbackRefused(`a deployment is in flight on ${serviceName} (${service.deployments?.length} deployments): wait for it, or pass --force to roll back over it`);
+  }
+
+  // 2. Show what changes, and confirm.
+  const currentDefinition = await describeRevision(ctx, service.taskDefinition!);
+  out.write(`Roll back ${cluster}/${serviceName}: ${currentRef} → ${targetRef}\n`);
+  if (currentDefinition) out.write(`${describeDifference(currentDefinition, targetDefinition).join('\n')}\n`);
+  if (images.unverified.length) out.write(`  (images outside this account's ECR not verified: ${images.unverified.join('; ')})\n`);
+  if (!(await confirm(`Deploy ${targetRef} to ${cluster}/${serviceName}?`, flags.yes))) {
+    out.write('Not rolled back.\n');
+    return ExitCode.ok;
+  }
+
+  // 3. The one write, journaled, then wait for that deployment by its id.
+  const journal = new Journal(Journal.newRunId('rollback'));
+  journal.append({ type: 'run-start', runId: journal.runId, command: `rollback --to ${targetRef}`, at: new Date().toISOString(), config: session.options.config, cluster, steps: ['service'] });
+  try {
+    const { service: updated } = await journal.write(
+      { step: 'service', resource: `ecs service ${cluster}/${serviceName}`, action: 'update', operation: 'UpdateService' },
+      () => ctx.clients.ecs.send(new UpdateServiceCommand({ cluster, service: serviceName, taskDefinition: targetDefinition.taskDefinitionArn })),
+    );
+    const deploymentId = updated?.deployments?.find((d) => d.status === 'PRIMARY')?.id;
+    out.write(`Deployment ${deploymentId ?? '(unknown id)'} started; waiting up to ${timeoutSeconds}s.\n`);
+    const verdict = await waitForDeployment(
+      ctx.clients.ecs,
+      cluster,
+      serviceName,
+      { deploymentId, taskDefinition: targetDefinition.taskDefinitionArn },
+      {
+        timeoutSeconds,
+        pollIntervalMs: ctx.pollIntervalMs,
+        signal: ctx.signal,
+        onEvent: (message) => out.write(`  event: ${message}\n`),
+        onProgress: (reason) => out.write(`  … ${reason}\n`),
+      },
+    );
+    const findings: Finding[] = [
+      { check: 'Service Stable', status: verdict.state === 'stable' ? 'OK' : 'FAIL', resource: `ecs service ${cluster}/${serviceName}`, reason: verdict.reason },
+    ];
+    if (verdict.state === 'stable') findings.push(await tasksHealthy(ctx, true), await logsFlowing(ctx, true));
+    const ok = !findings.some((f) => f.status === 'FAIL');
+    journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ok ? 'ok' : 'failed', detail: verdict.reason });
+    if (session.options.json) {
+      printJson({ command: 'rollback', ok, changed: true, from: currentRef, to: targetRef, deploymentId, findings, journal: journal.file, calls: { reads: session.clients.counter.total('read'), writes: session.clients.counter.total('write'), byOperation: session.clients.counter.list() } });
+    }
+    out.write(`${renderFindings(findings).join('\n')}\n`);
+    out.write(ok ? `Rolled back to ${targetRef}.\n` : `Rollback to ${targetRef} did not complete: ${verdict.reason}\n`);
+    return ok ? ExitCode.ok : ExitCode.failed;
+  } catch (error) {
+    journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ctx.signal.aborted ? 'interrupted' : 'failed', detail: String(error) });
+    throw error;
+  } finally {
+    journal.close();
+  }
+}
