@@ -26,6 +26,9 @@ import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateDBClusterCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
+// The SDK's "Node 22 from 2027" notice says nothing about the emulator: keep harness output clean.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 export const EMULATOR_REGION = 'us-east-1';
 export const EMULATOR_ACCOUNT = '123456789012';
 /** moto reports this many running tasks for every service (it runs none). */
@@ -248,6 +251,16 @@ export async function createPrerequisites(endpoint: string, options: Prerequisit
   };
 }
 
+/** A syntactically valid image manifest: what a `docker push` leaves in ECR, minus the layers. */
+export function fakeImageManifest(): string {
+  return JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+    config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: 7023, digest: `sha256:${randomBytes(32).toString('hex')}` },
+    layers: [],
+  });
+}
+
 export interface SimulatorSettings {
   cluster: string;
   service: string;
@@ -287,7 +300,8 @@ export class TaskSimulator {
 
   constructor(
     endpoint: string,
-    private readonly settings: SimulatorSettings,
+    /** Mutable on purpose: a test can change which image tags the "pipeline" pushes. */
+    readonly settings: SimulatorSettings,
   ) {
     const config = clientConfig(endpoint);
     this.ecs = new ECSClient(config);
@@ -324,13 +338,7 @@ export class TaskSimulator {
     const { imageDetails = [] } = await this.ecr.send(new DescribeImagesCommand({ repositoryName: this.settings.repository }));
     const pushed = new Set(imageDetails.flatMap((d) => d.imageTags ?? []));
     for (const tag of this.settings.imageTags.filter((t) => !pushed.has(t))) {
-      const manifest = JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-        config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: 7023, digest: `sha256:${randomBytes(32).toString('hex')}` },
-        layers: [],
-      });
-      await this.ecr.send(new PutImageCommand({ repositoryName: this.settings.repository, imageTag: tag, imageManifest: manifest }));
+      await this.ecr.send(new PutImageCommand({ repositoryName: this.settings.repository, imageTag: tag, imageManifest: fakeImageManifest() }));
     }
   }
 

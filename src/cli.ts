@@ -3,12 +3,19 @@
 // maps typed errors to exit codes (README "Exit codes").
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, explain, RunbookError, UsageError } from './core/errors.js';
-import { listRuns } from './core/journal.js';
-import { applyCommand, planCommand, validateCommand } from './commands/run.js';
-import { rollbackCommand, type RollbackFlags } from './commands/rollback.js';
-import { openSession, printJson, type GlobalOptions } from './commands/shared.js';
-import { putBusinessMetric } from '../steps/business-metrics.js';
+import type { RollbackFlags } from './commands/rollback.js';
+import type { GlobalOptions } from './commands/shared.js';
 import { STEP_IDS } from './core/step.js';
+
+// Commands load the AWS SDK and the steps only when they run: `--help` and usage errors stay fast.
+const commands = {
+  run: () => import('./commands/run.js'),
+  rollback: () => import('./commands/rollback.js'),
+  diagnose: () => import('./commands/diagnose.js'),
+  shared: () => import('./commands/shared.js'),
+  journal: () => import('./core/journal.js'),
+  metrics: () => import('../steps/business-metrics.js'),
+};
 
 // The SDK warns on every run that its 2027 releases need Node 22; operators cannot act on it
 // (package.json pins a Node 20 line, see README "Requirements"), so keep their output clean.
@@ -26,7 +33,8 @@ function onSigint(): void {
   interrupt.abort();
 }
 
-function session(command: Command) {
+async function session(command: Command) {
+  const { openSession } = await commands.shared();
   return openSession(command.optsWithGlobals<GlobalOptions>(), interrupt.signal);
 }
 
@@ -48,7 +56,7 @@ export function buildProgram(): Command {
     .command('plan')
     .description('show what apply would change (read-only). Exit 0 in sync, 4 changes pending')
     .action(async (_opts, command: Command) => {
-      process.exitCode = await planCommand(session(command));
+      process.exitCode = await (await commands.run()).planCommand(await session(command));
     });
 
   program
@@ -57,14 +65,14 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--no-rollback', 'on failure keep the partial state instead of undoing this run')
     .action(async (opts: { yes?: boolean; rollback: boolean }, command: Command) => {
-      process.exitCode = await applyCommand(session(command), opts);
+      process.exitCode = await (await commands.run()).applyCommand(await session(command), opts);
     });
 
   program
     .command('validate')
     .description('post-deploy checks (section 4.1) and the security checklist (section 3); never writes')
     .action(async (_opts, command: Command) => {
-      process.exitCode = await validateCommand(session(command));
+      process.exitCode = await (await commands.run()).validateCommand(await session(command));
     });
 
   program
@@ -75,15 +83,22 @@ export function buildProgram(): Command {
     .option('--force', 'roll back even while a deployment is in flight')
     .option('--timeout <seconds>', 'how long to wait for the deployment (default: service.deployTimeoutSeconds)')
     .action(async (opts: RollbackFlags, command: Command) => {
-      process.exitCode = await rollbackCommand(session(command), opts);
+      process.exitCode = await (await commands.rollback()).rollbackCommand(await session(command), opts);
+    });
+
+  program
+    .command('diagnose')
+    .description('section 4.2: task crash loop and scale-out failure, with evidence and the fix (read-only)')
+    .action(async (_opts, command: Command) => {
+      process.exitCode = await (await commands.diagnose()).diagnoseCommand(await session(command));
     });
 
   program
     .command('history')
     .description('list the runs recorded in the local journal')
-    .action((_opts, command: Command) => {
-      const runs = listRuns();
-      if (command.optsWithGlobals<GlobalOptions>().json) printJson(runs);
+    .action(async (_opts, command: Command) => {
+      const runs = (await commands.journal()).listRuns();
+      if (command.optsWithGlobals<GlobalOptions>().json) (await commands.shared()).printJson(runs);
       else if (!runs.length) process.stdout.write('No runs recorded yet.\n');
       else for (const r of runs) process.stdout.write(`${r.startedAt}  ${r.command.padEnd(8)} ${r.outcome.padEnd(12)} ${r.writes} write(s)${r.failedWrites ? `, ${r.failedWrites} failed` : ''}  ${r.file}\n`);
     });
@@ -100,12 +115,12 @@ export function buildProgram(): Command {
         if (!name || !rest.length) throw new UsageError(`--dimension: "${pair}" is not name=value`);
         return [name, rest.join('=')] as const;
       });
-      const s = session(command);
-      const datum = await putBusinessMetric(s.clients, s.config, metricName, value, {
+      const s = await session(command);
+      const datum = await (await commands.metrics()).putBusinessMetric(s.clients, s.config, metricName, value, {
         unit: opts.unit,
         dimensions: dimensions ? Object.fromEntries(dimensions) : undefined,
       });
-      if (s.options.json) printJson(datum);
+      if (s.options.json) (await commands.shared()).printJson(datum);
       else s.human.write(`Published ${datum.metricName}=${datum.value} ${datum.unit} to ${datum.namespace}\n`);
     });
 

@@ -98,14 +98,25 @@ export async function logsFlowing(ctx: StepContext, wait: boolean): Promise<Find
       if (logStreams.length === 0) {
         problem = `no log streams under prefix "${prefix}"`;
       } else {
-        const { events = [] } = await ctx.clients.logs.send(
-          new FilterLogEventsCommand({
-            logGroupName,
-            logStreamNames: logStreams.map((s) => s.logStreamName!).slice(0, 100),
-            startTime: since,
-            limit: 1,
-          }),
-        );
+        // FilterLogEvents may return an empty page with a nextToken while the search goes on.
+        let events: unknown[] = [];
+        let nextToken: string | undefined;
+        do {
+          const page = await ctx.clients.logs.send(
+            new FilterLogEventsCommand({
+              logGroupName,
+              // The prefix, not the names DescribeLogStreams listed: that lists at most 50 streams
+              // in name order, and once the group holds more, the current tasks' streams (named
+              // by random task id) are usually not among them.
+              logStreamNamePrefix: prefix,
+              startTime: since,
+              limit: 1,
+              nextToken,
+            }),
+          );
+          events = page.events ?? [];
+          nextToken = page.nextToken;
+        } while (events.length === 0 && nextToken);
         if (events.length > 0) {
           return ok(CHECK.logsFlowing, resource, `events since deployment ${primary.id} started (${primary.createdAt.toISOString()})`);
         }

@@ -79,11 +79,11 @@ export interface EmulatorFixture {
   fresh(options?: PrerequisiteOptions): Promise<void>;
 }
 
-/** Starts moto once for the file; stops it after. */
-export function useEmulator(): EmulatorFixture {
+/** Starts moto once for the file (with extra moto settings, if any); stops it after. */
+export function useEmulator(motoEnv: NodeJS.ProcessEnv = {}): EmulatorFixture {
   const fixture = {} as EmulatorFixture;
   beforeAll(async () => {
-    fixture.emulator = await startEmulator();
+    fixture.emulator = await startEmulator({ env: motoEnv });
     fixture.args = ['--config', 'config/local.yaml', '--endpoint-url', fixture.emulator.endpoint, '--poll-interval', '0.1'];
     fixture.fresh = async (options = {}) => {
       await fixture.simulator?.stop();

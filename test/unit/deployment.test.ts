@@ -246,29 +246,24 @@ describe('waitForDeployment', () => {
     expect(aws.ecs.commandCalls(DescribeServicesCommand)).toHaveLength(11);
   });
 
-  it('stops polling when the AbortSignal aborts', async () => {
+  it('stops polling when the AbortSignal aborts during the wait between polls', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     aws.ecs.on(DescribeServicesCommand).resolves({ services: [rollingOut(1)] });
     const controller = new AbortController();
     const reason = new Error('SIGINT');
-    let polls = 0;
-    const opts = options({
-      timeoutSeconds: 60,
-      pollIntervalMs: 10_000, // would wait 10 s per poll if abort did not cut the sleep short
-      signal: controller.signal,
-      onProgress: () => {
-        if (++polls === 2) controller.abort(reason);
-      },
-    });
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
-    const pending = waitForDeployment(ecs, cluster, serviceName, { deploymentId: ours }, opts);
-    const outcome = pending.then(
+    // 10 s between polls: only an abort that cuts the sleep short ends this within the test.
+    const opts = options({ timeoutSeconds: 600, pollIntervalMs: 10_000, signal: controller.signal });
+    const outcome = waitForDeployment(ecs, cluster, serviceName, { deploymentId: ours }, opts).then(
       () => 'resolved',
       (error: unknown) => error,
     );
-    await vi.advanceTimersByTimeAsync(10_000); // the first sleep; during the second, abort fires
+    await vi.advanceTimersByTimeAsync(15_000); // polls at 0 and 10 s, now sleeping until 20 s
+    expect(aws.ecs.commandCalls(DescribeServicesCommand)).toHaveLength(2);
+    controller.abort(reason);
     expect(await outcome).toBe(reason);
     await vi.advanceTimersByTimeAsync(60_000);
     expect(aws.ecs.commandCalls(DescribeServicesCommand)).toHaveLength(2);
+    expect(opts.progress).toHaveLength(2);
   });
 
   it('does not poll again when the signal is already aborted', async () => {
