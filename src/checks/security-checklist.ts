@@ -133,21 +133,22 @@ async function immutability(ctx: StepContext): Promise<Finding> {
 
 /** All five items; one that cannot be evaluated is a FAIL that says why, never a silent pass. */
 export async function securityChecklist(ctx: StepContext): Promise<Finding[]> {
-  const guard = async (check: string, run: () => Promise<Finding | Finding[]>): Promise<Finding[]> => {
+  const guard = async (check: string, resource: string, run: () => Promise<Finding | Finding[]>): Promise<Finding[]> => {
     try {
       return [await run()].flat();
     } catch (error) {
-      return [fail(check, 'checklist', `could not be evaluated: ${describeAwsError(error)}`)];
+      return [fail(check, resource, `could not be evaluated: ${describeAwsError(error)}`)];
     }
   };
+  const service = `ecs service ${ctx.config.cluster.name}/${ctx.config.service.name}`;
   // A failed service lookup fails the items that need the service (3.1–3.3), not the whole checklist.
   const running = serviceTaskDefinition(ctx);
   running.catch(() => {});
   return [
-    ...(await guard(CHECKLIST.isolation, async () => isolation(ctx, await running))),
-    ...(await guard(CHECKLIST.secrets, async () => secrets(ctx, await running))),
-    ...(await guard(CHECKLIST.logEncryption, async () => logEncryption(ctx, await running))),
-    ...(await guard(CHECKLIST.network, () => network(ctx))),
-    ...(await guard(CHECKLIST.immutability, () => immutability(ctx))),
+    ...(await guard(CHECKLIST.isolation, service, async () => isolation(ctx, await running))),
+    ...(await guard(CHECKLIST.secrets, `task definition of ${service}`, async () => secrets(ctx, await running))),
+    ...(await guard(CHECKLIST.logEncryption, `log groups of ${service}`, async () => logEncryption(ctx, await running))),
+    ...(await guard(CHECKLIST.network, `security group ${ctx.config.inputs.ecsSecurityGroupId}`, () => network(ctx))),
+    ...(await guard(CHECKLIST.immutability, `ecr repository ${ctx.config.ecr.repositoryName}`, () => immutability(ctx))),
   ];
 }

@@ -54,6 +54,11 @@ export interface ScalableTargetSpec {
   policies: TargetTrackingPolicySpec[];
 }
 
+/** The three fields that name a scalable target in every Application Auto Scaling call. */
+function scopeOf(spec: ScalableTargetSpec) {
+  return { ServiceNamespace: spec.serviceNamespace, ResourceId: spec.resourceId, ScalableDimension: spec.scalableDimension };
+}
+
 /** A policy as it was before the run, in the shape PutScalingPolicy takes back. */
 export interface SavedPolicy {
   PolicyType?: PolicyType;
@@ -100,9 +105,7 @@ async function describePolicies(ctx: StepContext, spec: ScalableTargetSpec): Pro
   do {
     const page = await ctx.clients.autoscaling.send(
       new DescribeScalingPoliciesCommand({
-        ServiceNamespace: spec.serviceNamespace,
-        ResourceId: spec.resourceId,
-        ScalableDimension: spec.scalableDimension,
+        ...scopeOf(spec),
         PolicyNames: [...wanted],
         NextToken,
       }),
@@ -181,9 +184,7 @@ function targetDiff(spec: ScalableTargetSpec, state: ScalingState): FieldDiff[] 
 function putPolicyInput(spec: ScalableTargetSpec, policy: TargetTrackingPolicySpec) {
   return {
     PolicyName: policy.policyName,
-    ServiceNamespace: spec.serviceNamespace,
-    ResourceId: spec.resourceId,
-    ScalableDimension: spec.scalableDimension,
+    ...scopeOf(spec),
     PolicyType: 'TargetTrackingScaling' as const,
     TargetTrackingScalingPolicyConfiguration: {
       TargetValue: policy.targetValue,
@@ -228,9 +229,7 @@ export async function applyTargetTracking(
     await write(targetResource(spec), target.action, 'RegisterScalableTarget', () =>
       ctx.clients.autoscaling.send(
         new RegisterScalableTargetCommand({
-          ServiceNamespace: spec.serviceNamespace,
-          ResourceId: spec.resourceId,
-          ScalableDimension: spec.scalableDimension,
+          ...scopeOf(spec),
           MinCapacity: spec.minCapacity,
           MaxCapacity: spec.maxCapacity,
         }),
@@ -272,9 +271,7 @@ export async function rollbackTargetTracking(
         ctx.clients.autoscaling.send(
           new DeleteScalingPolicyCommand({
             PolicyName: policyName,
-            ServiceNamespace: spec.serviceNamespace,
-            ResourceId: spec.resourceId,
-            ScalableDimension: spec.scalableDimension,
+            ...scopeOf(spec),
           }),
         ),
       );
@@ -283,9 +280,7 @@ export async function rollbackTargetTracking(
         ctx.clients.autoscaling.send(
           new PutScalingPolicyCommand({
             PolicyName: policyName,
-            ServiceNamespace: spec.serviceNamespace,
-            ResourceId: spec.resourceId,
-            ScalableDimension: spec.scalableDimension,
+            ...scopeOf(spec),
             ...was,
           }),
         ),
@@ -298,9 +293,7 @@ export async function rollbackTargetTracking(
       await write(resource, 'delete', 'DeregisterScalableTarget', () =>
         ctx.clients.autoscaling.send(
           new DeregisterScalableTargetCommand({
-            ServiceNamespace: spec.serviceNamespace,
-            ResourceId: spec.resourceId,
-            ScalableDimension: spec.scalableDimension,
+            ...scopeOf(spec),
           }),
         ),
       );
@@ -313,9 +306,7 @@ export async function rollbackTargetTracking(
     await write(resource, 'update', 'RegisterScalableTarget', () =>
       ctx.clients.autoscaling.send(
         new RegisterScalableTargetCommand({
-          ServiceNamespace: spec.serviceNamespace,
-          ResourceId: spec.resourceId,
-          ScalableDimension: spec.scalableDimension,
+          ...scopeOf(spec),
           MinCapacity: before.minCapacity,
           MaxCapacity: before.maxCapacity,
         }),
