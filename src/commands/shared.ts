@@ -80,11 +80,18 @@ export function renderFieldDiff(field: string, from: unknown, to: unknown): stri
   return lines;
 }
 
+/** A value on one line when short; a long document (a policy, a container) indented below its field. */
+function renderCreatedField(field: string, value: unknown): string[] {
+  const oneLine = `      + ${field}: ${renderValue(value)}`;
+  if (oneLine.length <= 120 || value === null || typeof value !== 'object') return [oneLine];
+  return [`      + ${field}:`, ...JSON.stringify(value, null, 2).split('\n').map((line) => `          ${line}`)];
+}
+
 export function renderChange(change: Change): string[] {
   const symbol = { create: '+', update: '~', delete: '-' }[change.action];
   const lines = [`    ${symbol} ${change.action} ${change.resource}${change.note ? ` (${change.note})` : ''}`];
   for (const field of change.fields ?? []) {
-    if (change.action === 'create') lines.push(`      + ${field.field}: ${renderValue(field.to)}`);
+    if (change.action === 'create') lines.push(...renderCreatedField(field.field, field.to));
     else lines.push(...renderFieldDiff(field.field, field.from, field.to));
   }
   return lines;

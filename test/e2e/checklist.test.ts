@@ -17,7 +17,7 @@ const checklist = (findings: FindingJson[]) => findings.filter((f) => /^3\.\d/.t
 
 async function validateJson() {
   const result = await runCli([...env.args, '--json', 'validate'], { env: env.env });
-  return { code: result.code, findings: result.json.findings as FindingJson[], stdout: result.stdout, stderr: result.stderr };
+  return { code: result.code, findings: result.json.findings as FindingJson[], writes: result.json.calls.writes as number, stdout: result.stdout, stderr: result.stderr };
 }
 
 describe('the whole runbook and validate', () => {
@@ -39,6 +39,7 @@ describe('the whole runbook and validate', () => {
 
     const validate = await validateJson();
     expect(validate.code, validate.stdout).toBe(0);
+    expect(validate.writes).toBe(0); // validate never writes
     expect(checklist(validate.findings).map((f) => `${f.check}:${f.status}`)).toEqual([
       '3.1 Private subnets, no public IP:OK',
       '3.2 Secrets only via Secrets Manager:OK',

@@ -3,6 +3,7 @@
 import { ModifyTargetGroupAttributesCommand, DescribeTargetGroupsCommand, ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ECRClient, PutImageTagMutabilityCommand } from '@aws-sdk/client-ecr';
 import { GetRolePolicyCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
 import { runCli, useEmulator, writesOf } from '../helpers/e2e.js';
 
@@ -46,6 +47,15 @@ describe('section 1 against the emulator', () => {
       expect.arrayContaining(['ecs:CreateCluster', 'ecr:CreateRepository', 'iam:CreateRole', 'ecs:RegisterTaskDefinition', 'elbv2:CreateListener', 'ecs:CreateService']),
     );
 
+    // Section 3.2: the registered task definition carries DB_PASSWORD only as a Secrets Manager reference.
+    const ecs = new ECSClient(clientConfig());
+    const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'fintech-api-task' }));
+    ecs.destroy();
+    const api = taskDefinition!.containerDefinitions!.find((c) => c.name === 'api-container')!;
+    expect(api.environment?.map((e) => e.name).sort()).toEqual(['ENV', 'REGION']);
+    expect(api.secrets).toEqual([{ name: 'DB_PASSWORD', valueFrom: `${env.prerequisites.DB_SECRET_ARN}:password::` }]);
+    expect(api.image).toBe(`123456789012.dkr.ecr.us-east-1.amazonaws.com/fintech-api:${env.prerequisites.IMAGE_TAG}`);
+
     const again = await runCli([...env.args, '--only', section1, '--json', 'apply', '--yes'], { env: env.env });
     expect(again.code, again.stderr).toBe(0);
     expect(again.json.calls.writes).toBe(0);
@@ -55,6 +65,7 @@ describe('section 1 against the emulator', () => {
     expect(validate.code, validate.stdout + validate.stderr).toBe(0);
     expect(validate.stdout).toContain('All checks passed');
     expect(validate.stdout).not.toMatch(/^\s+FAIL/m);
+    expect(validate.stdout).toMatch(/AWS calls: \d+ read, 0 write/);
   });
 
   it('shows out-of-band drift field by field with the "changes pending" exit code, and apply restores it', async () => {
