@@ -95,8 +95,17 @@ async function guarded<T extends { diagnosis: Diagnosis }>(
   try {
     return await run();
   } catch (error) {
-    return { diagnosis: { scenario, status: 'SKIP', resource, evidence: [`could not check: ${oneLine(describeAwsError(error))}`], fix } };
+    return { diagnosis: { scenario, status: 'SKIP', resource, evidence: [`could not check: ${unreadable(error)}`], fix } };
   }
+}
+
+function unreadable(error: unknown): string {
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+  // A 5xx whose body is no AWS error document: moto answers an operation it does not implement so.
+  if (error instanceof Error && error.name === 'SyntaxError' && status && status >= 500) {
+    return `the endpoint answered HTTP ${status} without an AWS error document (an emulator that does not implement this call?)`;
+  }
+  return oneLine(describeAwsError(error));
 }
 
 function oneLine(text: string, max = 300): string {

@@ -5,7 +5,7 @@ import { BatchGetImageCommand } from '@aws-sdk/client-ecr';
 import { DescribeTaskDefinitionCommand, ListTaskDefinitionsCommand, UpdateServiceCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
 import { describeService, taskDefinitionRef, waitForDeployment } from '../aws/deployment.js';
 import { logsFlowing, tasksHealthy } from '../checks/post-deploy.js';
-import { ExitCode, isAwsError, RunbookError, UsageError } from '../core/errors.js';
+import { ExitCode, InterruptedError, isAwsError, RunbookError, UsageError } from '../core/errors.js';
 import { Journal } from '../core/journal.js';
 import { createContext } from '../core/runner.js';
 import type { Finding, StepContext } from '../core/step.js';
@@ -160,6 +160,7 @@ export async function rollbackCommand(session: Session, flags: RollbackFlags): P
 
   // 3. The one write, journaled, then wait for that deployment by its id.
   const journal = new Journal(Journal.newRunId('rollback'));
+  journal.signal = ctx.signal; // a Ctrl-C during the checks above means no UpdateService
   journal.append({ type: 'run-start', runId: journal.runId, command: `rollback --to ${targetRef}`, at: new Date().toISOString(), config: session.options.config, cluster, steps: ['service'] });
   try {
     const { service: updated } = await journal.write(
@@ -195,7 +196,7 @@ export async function rollbackCommand(session: Session, flags: RollbackFlags): P
     return ok ? ExitCode.ok : ExitCode.failed;
   } catch (error) {
     journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ctx.signal.aborted ? 'interrupted' : 'failed', detail: String(error) });
-    throw error;
+    throw ctx.signal.aborted && !(error instanceof RunbookError) ? new InterruptedError() : error;
   } finally {
     journal.close();
   }

@@ -82,6 +82,7 @@ function finishApply(session: Session, report: RunReport): void {
   if (report.findings.length) out.write(`${renderFindings(report.findings).join('\n')}\n`);
   if (report.compensation) {
     out.write(`Undone: ${report.compensation.undone.join(', ') || 'nothing'}\n`);
+    if (report.compensation.notes.length) out.write(`Kept or noted while undoing:\n${report.compensation.notes.map((n) => `  - ${n}`).join('\n')}\n`);
     if (report.compensation.needsPerson.length) out.write(`Needs a person:\n${report.compensation.needsPerson.map((n) => `  - ${n}`).join('\n')}\n`);
   }
   out.write(`${renderCalls(report)}. Journal: ${report.journal}\n`);

@@ -24,11 +24,19 @@ export interface RunReport {
   ok: boolean;
   steps: StepReport[];
   findings: Finding[];
-  /** After a failed apply: what was undone, and what a person must look at. */
-  compensation?: { undone: string[]; needsPerson: string[] };
+  /** After a failed apply: what was undone, what a person must look at, and what was kept on purpose. */
+  compensation?: Compensation;
   journal?: string;
   calls: { reads: number; writes: number; byOperation: CallRecord[] };
   error?: string;
+}
+
+export interface Compensation {
+  undone: string[];
+  /** Rollbacks that failed: the environment may be half-applied. */
+  needsPerson: string[];
+  /** What the steps said while undoing (e.g. a repository kept because it holds images). */
+  notes: string[];
 }
 
 export interface RunnerOptions {
@@ -112,6 +120,7 @@ export async function runApply(steps: Step[], options: ApplyOptions): Promise<Ru
   const touched: Array<{ step: Step; before: unknown; report: StepReport }> = [];
   const { journal } = options;
   journal.signal = options.signal;
+  let preflightFailed = false;
 
   const tasks: ListrTask[] = [];
   if (options.preflight) {
@@ -119,7 +128,12 @@ export async function runApply(steps: Step[], options: ApplyOptions): Promise<Ru
       title: 'Preflight: inputs exist and are usable',
       task: async (_c, task) => {
         ctx.report = (m) => (task.output = m);
-        await options.preflight!(ctx);
+        try {
+          await options.preflight!(ctx);
+        } catch (error) {
+          preflightFailed = true;
+          throw error;
+        }
       },
     });
   }
@@ -175,20 +189,22 @@ export async function runApply(steps: Step[], options: ApplyOptions): Promise<Ru
     journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: 'ok' });
     return runReport;
   }
-  const failedReport = reports.find((r) => r.status === 'not-run' || r.status === 'failed');
-  if (failedReport && failedReport.status === 'not-run' && !(failure instanceof InterruptedError)) failedReport.status = 'failed';
-  if (failedReport) failedReport.error = describeAwsError(failure);
   runReport.error = failure instanceof Error ? describeAwsError(failure) : String(failure);
+  // A failed preflight ran no step: no step is to blame, and there is nothing to undo.
+  const failedReport = preflightFailed ? undefined : reports.find((r) => r.status === 'not-run' || r.status === 'failed');
+  if (failedReport && failedReport.status === 'not-run' && !(failure instanceof InterruptedError)) failedReport.status = 'failed';
+  if (failedReport) failedReport.error = runReport.error;
+  const toUndo = touched.filter(({ step }) => journal.wrote(step.id));
 
   // An interrupted run keeps its state: the operator asked to stop, not to undo (next apply converges).
-  if (failure instanceof InterruptedError || !options.rollbackOnFailure) {
+  if (failure instanceof InterruptedError || !options.rollbackOnFailure || toUndo.length === 0) {
     journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: failure instanceof InterruptedError ? 'interrupted' : 'failed', detail: runReport.error });
     throw Object.assign(failure instanceof RunbookError ? failure : new RunbookError(runReport.error, { cause: failure }), { report: runReport });
   }
 
   // Only steps with a completed write are undone: a create that failed (e.g. someone else made
   // the resource between our plan and our write) must not lead us to delete their resource.
-  runReport.compensation = await compensate(ctx, touched.filter(({ step }) => journal.wrote(step.id)), options);
+  runReport.compensation = await compensate(ctx, toUndo, options);
   const halfApplied = runReport.compensation.needsPerson.length > 0;
   journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: halfApplied ? 'half-applied' : 'rolled-back', detail: runReport.error });
   runReport.calls = callSummary(options.clients);
@@ -205,7 +221,7 @@ async function compensate(
   ctx: StepContext,
   touched: Array<{ step: Step; before: unknown; report: StepReport }>,
   options: ApplyOptions,
-): Promise<{ undone: string[]; needsPerson: string[] }> {
+): Promise<Compensation> {
   const undone: string[] = [];
   const needsPerson: string[] = [];
   const notes: string[] = [];
@@ -226,8 +242,8 @@ async function compensate(
       options.humanStream.write(`  ✖ ${message}\n`);
     }
   }
-  needsPerson.push(...notes);
-  return { undone, needsPerson };
+  for (const note of notes) options.humanStream.write(`  · ${note}\n`);
+  return { undone, needsPerson, notes };
 }
 
 /** Every step's validate plus its 4.1 checks judged as they are now; never writes. */
