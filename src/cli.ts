@@ -2,7 +2,7 @@
 // fintech-runbook: executes the AWS Compute & Containers runbook. One top-level error handler
 // maps typed errors to exit codes (README "Exit codes").
 import { Command, CommanderError, Option } from 'commander';
-import { ExitCode, explain, RunbookError, UsageError } from './core/errors.js';
+import { ConfigError, ExitCode, explain, PreflightError, RunbookError, UsageError } from './core/errors.js';
 import type { RollbackFlags } from './commands/rollback.js';
 import type { GlobalOptions } from './commands/shared.js';
 import { STEP_IDS } from './core/step.js';
@@ -140,6 +140,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     const code = error instanceof RunbookError ? error.exitCode : ExitCode.failed;
     process.stderr.write(`error: ${explain(error)}\n`);
+    if (program.opts().json) {
+      // --json promises one document on stdout, failures included.
+      const shared = await commands.shared();
+      if (!shared.jsonDocumentPrinted()) {
+        shared.printJson({ ok: false, exitCode: code, error: explain(error), ...(error instanceof ConfigError || error instanceof PreflightError ? { problems: error.problems } : {}) });
+      }
+    }
     if (code === ExitCode.halfApplied) {
       process.stderr.write('The environment may be half-applied: read the report above and the journal before re-running.\n');
     }

@@ -59,7 +59,12 @@ export function openSession(options: GlobalOptions, signal: AbortSignal): Sessio
   };
 }
 
+let jsonPrinted = false;
+/** Whether this process already wrote its one JSON document (the error handler writes one if not). */
+export const jsonDocumentPrinted = () => jsonPrinted;
+
 export function printJson(report: unknown): void {
+  jsonPrinted = true;
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 

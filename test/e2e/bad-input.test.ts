@@ -45,6 +45,11 @@ describe('bad input is refused before any AWS call', () => {
       expect(result.stderr).toContain('taskDefinition.api.environment.DB_PASSWORD: looks like a secret');
       expect(result.stderr).not.toContain('hunter2'); // a secret value is never echoed
     }
+    // With --json the failure is one document on stdout too, listing every problem.
+    const json = await runCli(['--config', file, '--endpoint-url', endpoint.url, '--json', 'plan'], { env });
+    expect(json.code).toBe(2);
+    expect(json.json).toMatchObject({ ok: false, exitCode: 2 });
+    expect(json.json.problems).toHaveLength(6);
     expect(endpoint.requests()).toBe(0);
   });
 
