@@ -1,7 +1,7 @@
 // `diagnose`: runbook section 4.2 (task crash loop, scale-out failure) as OK / PROBLEM / SKIP with
 // the evidence and the runbook's fix. Read-only, like `validate`.
 import { ExitCode } from '../core/errors.js';
-import { createContext } from '../core/runner.js';
+import { callSummary, createContext } from '../core/runner.js';
 import { diagnose, SCENARIO_SECTIONS, type Diagnosis } from '../diagnose.js';
 import { printJson, type Session } from './shared.js';
 
@@ -18,8 +18,7 @@ export function renderDiagnoses(diagnoses: Diagnosis[]): string[] {
 export async function diagnoseCommand(session: Session): Promise<number> {
   const diagnoses = await diagnose(createContext(session.runner));
   const problems = diagnoses.filter((d) => d.status === 'PROBLEM');
-  const counter = session.clients.counter;
-  const calls = { reads: counter.total('read'), writes: counter.total('write'), byOperation: counter.list() };
+  const calls = callSummary(session.clients);
   if (session.options.json) printJson({ command: 'diagnose', ok: problems.length === 0, diagnoses, calls });
   const out = session.human;
   out.write(`${renderDiagnoses(diagnoses).join('\n')}\n`);

@@ -7,7 +7,7 @@ import { describeService, taskDefinitionRef, waitForDeployment } from '../aws/de
 import { logsFlowing, tasksHealthy } from '../checks/post-deploy.js';
 import { ExitCode, InterruptedError, isAwsError, RunbookError, UsageError } from '../core/errors.js';
 import { Journal } from '../core/journal.js';
-import { createContext } from '../core/runner.js';
+import { callSummary, createContext } from '../core/runner.js';
 import type { Finding, StepContext } from '../core/step.js';
 import { confirm, printJson, renderFindings, requireConfirmationChannel, type Session } from './shared.js';
 
@@ -189,7 +189,7 @@ export async function rollbackCommand(session: Session, flags: RollbackFlags): P
     const ok = !findings.some((f) => f.status === 'FAIL');
     journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ok ? 'ok' : 'failed', detail: verdict.reason });
     if (session.options.json) {
-      printJson({ command: 'rollback', ok, changed: true, from: currentRef, to: targetRef, deploymentId, findings, journal: journal.file, calls: { reads: session.clients.counter.total('read'), writes: session.clients.counter.total('write'), byOperation: session.clients.counter.list() } });
+      printJson({ command: 'rollback', ok, changed: true, from: currentRef, to: targetRef, deploymentId, findings, journal: journal.file, calls: callSummary(session.clients) });
     }
     out.write(`${renderFindings(findings).join('\n')}\n`);
     out.write(ok ? `Rolled back to ${targetRef}.\n` : `Rollback to ${targetRef} did not complete: ${verdict.reason}\n`);

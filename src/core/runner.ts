@@ -63,7 +63,8 @@ export function createContext(options: RunnerOptions): StepContext {
   };
 }
 
-function callSummary(clients: AwsClients): RunReport['calls'] {
+/** Reads, writes and per-operation counts of this process's AWS calls, for reports. */
+export function callSummary(clients: AwsClients): RunReport['calls'] {
   return { reads: clients.counter.total('read'), writes: clients.counter.total('write'), byOperation: clients.counter.list() };
 }
 

@@ -65,6 +65,23 @@ describe('rollback --to', () => {
   });
 });
 
+describe('diagnose (runbook 4.2)', () => {
+  it('finds no crash loop and no scale-out problem on a healthy service, and writes nothing', async () => {
+    await env.fresh();
+    expect((await runCli([...env.args, 'apply', '--yes'], { env: env.env })).code).toBe(0);
+    const result = await runCli([...env.args, '--json', 'diagnose'], { env: env.env });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.json.calls.writes).toBe(0);
+    const byScenario = result.json.diagnoses.map((d: { scenario: string; status: string }) => `${d.scenario}:${d.status}`);
+    expect(byScenario).toContain('task-crash-loop:OK');
+    // moto has no DescribeScalingActivities: that one diagnosis is SKIP with the reason, never a false OK.
+    expect(result.json.diagnoses.filter((d: { status: string }) => d.status === 'PROBLEM')).toEqual([]);
+    const subnets = result.json.diagnoses.find((d: { resource: string }) => /subnet/.test(d.resource));
+    expect(subnets).toMatchObject({ scenario: 'scale-out-failure', status: 'OK' });
+    expect(subnets.evidence.join(' ')).toContain(env.prerequisites.APP_SUB_A);
+  });
+});
+
 describe('interrupting apply', () => {
   it('exits 130 on SIGINT with a complete journal, and the next apply converges with no duplicates', async () => {
     await env.fresh();
