@@ -77,6 +77,19 @@ const emptyReport = (step: Step): StepReport => ({
   findings: [],
 });
 
+/** "Scaling Ready OK ×3, Logs Flowing WARN": one entry per check, its worst status. */
+export function summariseChecks(findings: Finding[]): string {
+  const rank = { FAIL: 3, WARN: 2, SKIP: 1, OK: 0 } as const;
+  const byCheck = new Map<string, Finding[]>();
+  for (const finding of findings) byCheck.set(finding.check, [...(byCheck.get(finding.check) ?? []), finding]);
+  return [...byCheck]
+    .map(([check, list]) => {
+      const worst = list.reduce((a, b) => (rank[b.status] > rank[a.status] ? b : a)).status;
+      return `${check} ${worst}${list.length > 1 ? ` ×${list.length}` : ''}`;
+    })
+    .join(', ');
+}
+
 function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new InterruptedError();
 }
@@ -165,7 +178,7 @@ export async function runApply(steps: Step[], options: ApplyOptions): Promise<Ru
           }
         }
         journal.append({ type: 'step-done', at: new Date().toISOString(), step: step.id, outcome: report.status as 'applied' | 'in-sync' });
-        const checks = report.findings.length ? `, ${report.findings.map((f) => `${f.check} ${f.status}`).join(', ')}` : '';
+        const checks = report.findings.length ? `, ${summariseChecks(report.findings)}` : '';
         task.title = `${step.section} ${step.title}: ${plan.changes.length ? `${plan.changes.length} change(s) applied` : 'up to date'}${checks}`;
       },
     });

@@ -506,3 +506,17 @@ describe('runValidate', () => {
     expect(report.steps[0].status).toBe('in-sync');
   });
 });
+
+describe('summariseChecks', () => {
+  it('shows each check once with its worst status and how many findings it has', async () => {
+    const { summariseChecks } = await import('../../src/core/runner.js');
+    expect(
+      summariseChecks([
+        ok('Scaling Ready', 'a', 'x'),
+        warn('Scaling Ready', 'b', 'y'),
+        ok('Scaling Ready', 'c', 'z'),
+        fail('Logs Flowing', 'd', 'none'),
+      ]),
+    ).toBe('Scaling Ready WARN ×3, Logs Flowing FAIL');
+  });
+});
