@@ -61,7 +61,7 @@ try {
     await emulator.reset();
     const prerequisites: Prerequisites = await createPrerequisites(emulator.endpoint);
     const simulator = new TaskSimulator(emulator.endpoint, localSimulatorSettings(prerequisites.IMAGE_TAG)).start(100);
-    const env = { ...emulatorEnv(emulator.endpoint), ...prerequisites, FINTECH_RUNBOOK_STATE_DIR: mkdtempSync(join(tmpdir(), 'fintech-bench-journal-')) };
+    const env = { ...emulatorEnv(), ...prerequisites, FINTECH_RUNBOOK_STATE_DIR: mkdtempSync(join(tmpdir(), 'fintech-bench-journal-')) };
     freshApply.push(await measure([...common, 'apply', '--yes'], env));
     noopApply.push(await measure([...common, 'apply', '--yes'], env));
     validate.push(await measure([...common, 'validate'], env));

@@ -28,7 +28,7 @@ try {
       'simulates the rest: it pushes the release image, registers the tasks\' IPs as targets and writes their startup logs.\n',
   );
   simulator.current = new TaskSimulator(emulator.endpoint, localSimulatorSettings(prerequisites.IMAGE_TAG)).start();
-  const env = { ...emulatorEnv(emulator.endpoint), ...prerequisites, FINTECH_RUNBOOK_STATE_DIR: `${root}/.fintech-runbook/demo-journal` };
+  const env = { ...emulatorEnv(), ...prerequisites, FINTECH_RUNBOOK_STATE_DIR: `${root}/.fintech-runbook/demo-journal` };
   const common = ['--config', 'config/local.yaml', '--endpoint-url', emulator.endpoint, '--poll-interval', '0.2'];
   for (const args of [
     [...common, 'apply', '--yes'],

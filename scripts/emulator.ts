@@ -35,7 +35,7 @@ export const EMULATOR_ACCOUNT = '123456789012';
 export const SIMULATED_RUNNING_TASKS = 3;
 
 /** Credentials and settings for anything that talks to the emulator; IMDS is off (no link-local traffic). */
-export function emulatorEnv(endpoint: string): NodeJS.ProcessEnv {
+export function emulatorEnv(): NodeJS.ProcessEnv {
   return {
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
@@ -379,7 +379,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const emulator = await startEmulator();
   const prerequisites = await createPrerequisites(emulator.endpoint);
   const simulator = new TaskSimulator(emulator.endpoint, localSimulatorSettings(prerequisites.IMAGE_TAG)).start();
-  const env = { ...emulatorEnv(emulator.endpoint), ...prerequisites };
+  const env = { ...emulatorEnv(), ...prerequisites };
   process.stdout.write(`moto_server on ${emulator.endpoint} with the runbook's prerequisites. In another shell:\n\n`);
   for (const [key, value] of Object.entries(env)) process.stdout.write(`export ${key}='${value}'\n`);
   process.stdout.write(`\nnode dist/src/cli.js --config config/local.yaml --endpoint-url ${emulator.endpoint} --poll-interval 0.5 apply --yes\n`);

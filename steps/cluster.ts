@@ -9,7 +9,7 @@ import {
   UpdateClusterSettingsCommand,
   type Cluster,
 } from '@aws-sdk/client-ecs';
-import { diffFields, missingTags, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
+import { diffFields, ecsTagList, missingTags, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
 import { fail, ok, stepWriter, type Change, type Finding, type Step, type StepContext } from '../src/core/step.js';
 
 export interface ClusterState {
@@ -55,7 +55,6 @@ function desired(ctx: StepContext) {
 }
 
 const resourceName = (ctx: StepContext) => `ecs cluster ${ctx.config.cluster.name}`;
-const asTagList = (tags: Record<string, string>) => Object.entries(tags).map(([key, value]) => ({ key, value }));
 
 export const clusterStep: Step<'cluster', ClusterState> = {
   id: 'cluster',
@@ -92,7 +91,7 @@ export const clusterStep: Step<'cluster', ClusterState> = {
             capacityProviders: c.capacityProviders,
             defaultCapacityProviderStrategy: c.defaultStrategy,
             settings: [{ name: 'containerInsights', value: c.containerInsights }],
-            tags: asTagList(ctx.config.tags),
+            tags: ecsTagList(ctx.config.tags),
           }),
         ),
       );
@@ -118,9 +117,9 @@ export const clusterStep: Step<'cluster', ClusterState> = {
       );
     }
     if (changed.has('tags')) {
-      const tags = missingTags(ctx.config.tags, asTagList(plan.before.tags ?? {}));
+      const tags = missingTags(ctx.config.tags, ecsTagList(plan.before.tags ?? {}));
       await write(resource, 'update', 'TagResource', () =>
-        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: plan.before!.clusterArn, tags: asTagList(tags) })),
+        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: plan.before!.clusterArn, tags: ecsTagList(tags) })),
       );
     }
     return { clusterArn: plan.before.clusterArn!, clusterName: c.name };
@@ -188,7 +187,7 @@ export const clusterStep: Step<'cluster', ClusterState> = {
     }
     if (Object.keys(retag).length) {
       await write(resource, 'update', 'TagResource', () =>
-        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: current.clusterArn, tags: asTagList(retag) })),
+        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: current.clusterArn, tags: ecsTagList(retag) })),
       );
     }
   },

@@ -17,7 +17,7 @@ import {
   type Repository,
 } from '@aws-sdk/client-ecr';
 import { names, type RunbookConfig } from '../src/config.js';
-import { diffFields, missingTags, sameValue, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
+import { awsTagList, diffFields, missingTags, sameValue, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
 import { isAwsError, UnsafeChangeError } from '../src/core/errors.js';
 import { fail, ok, stepWriter, warn, type Change, type FieldDiff, type Finding, type Step, type StepContext } from '../src/core/step.js';
 
@@ -38,7 +38,6 @@ export interface EcrState {
 
 const repositoryName = (ctx: StepContext) => ctx.config.ecr.repositoryName;
 const resourceName = (ctx: StepContext) => `ecr repository ${repositoryName(ctx)}`;
-const asTagList = (tags: Record<string, string>) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 const repositoryArnOf = (config: RunbookConfig) =>
   `arn:aws:ecr:${config.region}:${config.accountId}:repository/${config.ecr.repositoryName}`;
 
@@ -141,7 +140,7 @@ function encryptionDrift(ctx: StepContext, state: EcrState): FieldDiff[] {
   return drift;
 }
 
-const tagList = (tags: Record<string, string> | undefined) => asTagList(tags ?? {});
+const tagList = (tags: Record<string, string> | undefined) => awsTagList(tags ?? {});
 
 export const ecrStep: Step<'ecr', EcrState> = {
   id: 'ecr',
@@ -200,7 +199,7 @@ export const ecrStep: Step<'ecr', EcrState> = {
             imageScanningConfiguration: { scanOnPush: e.scanOnPush },
             encryptionConfiguration: { encryptionType: e.encryptionType, ...(e.kmsKey ? { kmsKey: e.kmsKey } : {}) },
             imageTagMutability: e.tagMutability,
-            tags: asTagList(ctx.config.tags),
+            tags: awsTagList(ctx.config.tags),
           }),
         ),
       );
@@ -229,7 +228,7 @@ export const ecrStep: Step<'ecr', EcrState> = {
     if (changed.has('tags')) {
       const tags = missingTags(ctx.config.tags, tagList(before.tags));
       await write(resource, 'update', 'TagResource', () =>
-        ctx.clients.ecr.send(new TagResourceCommand({ resourceArn: before.repositoryArn, tags: asTagList(tags) })),
+        ctx.clients.ecr.send(new TagResourceCommand({ resourceArn: before.repositoryArn, tags: awsTagList(tags) })),
       );
     }
     return { repositoryUri: before.repositoryUri!, repositoryArn: before.repositoryArn! };
@@ -336,7 +335,7 @@ export const ecrStep: Step<'ecr', EcrState> = {
     }
     if (Object.keys(retag).length) {
       await write(resource, 'update', 'TagResource', () =>
-        ctx.clients.ecr.send(new TagResourceCommand({ resourceArn: current.repositoryArn, tags: asTagList(retag) })),
+        ctx.clients.ecr.send(new TagResourceCommand({ resourceArn: current.repositoryArn, tags: awsTagList(retag) })),
       );
     }
   },

@@ -13,10 +13,9 @@ import {
   UntagRoleCommand,
   UpdateAssumeRolePolicyCommand,
   type Role,
-  type Tag,
 } from '@aws-sdk/client-iam';
 import { names, type RunbookConfig } from '../src/config.js';
-import { missingTags, normalisePolicy, parsePolicyDocument, sameValue, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
+import { awsTagList, missingTags, normalisePolicy, parsePolicyDocument, sameValue, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
 import { isAwsError } from '../src/core/errors.js';
 import { fail, ok, stepWriter, type Change, type FieldDiff, type Finding, type Step, type StepContext } from '../src/core/step.js';
 
@@ -95,7 +94,6 @@ function roleSpec(config: RunbookConfig, key: RoleKey) {
 }
 
 const roleResource = (name: string) => `iam role ${name}`;
-const asTagList = (tags: Record<string, string>): Tag[] => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 /** IAM returns documents URL-encoded; keep the decoded JSON text. */
 const decodeDocument = (document: string | undefined) =>
   document === undefined ? undefined : document.trim().startsWith('%') ? decodeURIComponent(document) : document;
@@ -156,7 +154,7 @@ function roleFields(ctx: StepContext, key: RoleKey, state: RoleState): FieldDiff
     const to = normalisePolicy(wanted);
     if (!sameValue(from, to)) fields.push({ field: `${name}.${field}`, from, to });
   }
-  const observedTags = asTagList(state.tags ?? {});
+  const observedTags = awsTagList(state.tags ?? {});
   for (const diff of tagsAsDiff(missingTags(ctx.config.tags, observedTags), observedTags)) {
     fields.push({ ...diff, field: `${name}.${diff.field}` });
   }
@@ -225,7 +223,7 @@ export const iamStep: Step<'iam', IamState> = {
       if (!state?.exists) {
         const { Role } = await write(resource, 'create', 'CreateRole', () =>
           ctx.clients.iam.send(
-            new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY), Tags: asTagList(ctx.config.tags) }),
+            new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY), Tags: awsTagList(ctx.config.tags) }),
           ),
         );
         await putPolicy();
@@ -241,8 +239,8 @@ export const iamStep: Step<'iam', IamState> = {
       }
       if (changed.has(`${name}.${policyName}`)) await putPolicy();
       if ([...changed].some((field) => field.startsWith(`${name}.tags.`))) {
-        const tags = missingTags(ctx.config.tags, asTagList(state.tags ?? {}));
-        await write(resource, 'update', 'TagRole', () => ctx.clients.iam.send(new TagRoleCommand({ RoleName: name, Tags: asTagList(tags) })));
+        const tags = missingTags(ctx.config.tags, awsTagList(state.tags ?? {}));
+        await write(resource, 'update', 'TagRole', () => ctx.clients.iam.send(new TagRoleCommand({ RoleName: name, Tags: awsTagList(tags) })));
       }
       arns[key] = state.arn ?? names.roleArn(ctx.config, name);
     }
@@ -334,7 +332,7 @@ export const iamStep: Step<'iam', IamState> = {
         await write(resource, 'update', 'UntagRole', () => ctx.clients.iam.send(new UntagRoleCommand({ RoleName: name, TagKeys: untag })));
       }
       if (Object.keys(retag).length) {
-        await write(resource, 'update', 'TagRole', () => ctx.clients.iam.send(new TagRoleCommand({ RoleName: name, Tags: asTagList(retag) })));
+        await write(resource, 'update', 'TagRole', () => ctx.clients.iam.send(new TagRoleCommand({ RoleName: name, Tags: awsTagList(retag) })));
       }
     }
   },

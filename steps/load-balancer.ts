@@ -19,11 +19,10 @@ import {
   type ModifyListenerInput,
   type ModifyTargetGroupInput,
   type ProtocolEnum,
-  type Tag,
   type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { RunbookConfig } from '../src/config.js';
-import { diffFields, missingTags, tagRecord, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
+import { awsTagList, diffFields, missingTags, tagRecord, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
 import { isAwsError, UnsafeChangeError } from '../src/core/errors.js';
 import {
   fail,
@@ -88,7 +87,6 @@ function desiredListener(config: RunbookConfig) {
 
 const prefixed = (prefix: string, values: Record<string, string>) =>
   Object.fromEntries(Object.entries(values).map(([key, value]) => [`${prefix}.${key}`, value]));
-const asTags = (tags: Record<string, string>): Tag[] => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 const albName = (config: RunbookConfig) => config.inputs.albArn.split('/')[2] ?? config.inputs.albArn;
 const tgNameOf = (arn: string) => arn.split('/')[1] ?? arn;
 const tgResource = (ctx: StepContext) => `target group ${ctx.config.loadBalancer.targetGroup.name}`;
@@ -237,7 +235,7 @@ export const loadBalancerStep: Step<'load-balancer', LoadBalancerState> = {
             'Port, protocol, VPC and target type cannot be modified in place: a person must replace the target group (the listener and the service depend on it).',
         );
       }
-      const observedTags = asTags(state.targetGroup.tags ?? {});
+      const observedTags = awsTagList(state.targetGroup.tags ?? {});
       const fields = [
         ...diffFields(desiredHealthCheck(config), state.targetGroup as unknown as Record<string, unknown>),
         ...diffFields(prefixed('attributes', desiredAttributes(config)), prefixed('attributes', state.targetGroup.attributes ?? {})),
@@ -249,7 +247,7 @@ export const loadBalancerStep: Step<'load-balancer', LoadBalancerState> = {
     if (listener) {
       const foreign = foreignListener(ctx, listener, targetGroup?.TargetGroupArn);
       if (foreign) throw new UnsafeChangeError(foreign);
-      const observedTags = asTags(state.listener.tags ?? {});
+      const observedTags = awsTagList(state.listener.tags ?? {});
       const fields = [
         ...diffFields(desiredListener(config), state.listener as unknown as Record<string, unknown>),
         ...tagsAsDiff(missingTags(config.tags, observedTags), observedTags),
@@ -294,7 +292,7 @@ export const loadBalancerStep: Step<'load-balancer', LoadBalancerState> = {
             HealthCheckProtocol: 'HTTP',
             HealthCheckPath: tgConfig.healthCheckPath,
             HealthCheckIntervalSeconds: tgConfig.healthCheckIntervalSeconds,
-            Tags: asTags(config.tags),
+            Tags: awsTagList(config.tags),
           }),
         ),
       );
@@ -329,9 +327,9 @@ export const loadBalancerStep: Step<'load-balancer', LoadBalancerState> = {
         );
       }
       if (fields.some((f) => f.field.startsWith('tags.'))) {
-        const tags = missingTags(config.tags, asTags(before.targetGroup.tags ?? {}));
+        const tags = missingTags(config.tags, awsTagList(before.targetGroup.tags ?? {}));
         await write(tgResource(ctx), 'update', 'AddTags', () =>
-          elbv2.send(new AddTagsCommand({ ResourceArns: [targetGroupArn!], Tags: asTags(tags) })),
+          elbv2.send(new AddTagsCommand({ ResourceArns: [targetGroupArn!], Tags: awsTagList(tags) })),
         );
       }
     }
@@ -349,7 +347,7 @@ export const loadBalancerStep: Step<'load-balancer', LoadBalancerState> = {
             Certificates: [{ CertificateArn: wanted.certificateArn }],
             SslPolicy: wanted.sslPolicy,
             DefaultActions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
-            Tags: asTags(config.tags),
+            Tags: awsTagList(config.tags),
           }),
         ),
       );
@@ -366,9 +364,9 @@ export const loadBalancerStep: Step<'load-balancer', LoadBalancerState> = {
         await write(listenerResource(ctx), 'update', 'ModifyListener', () => elbv2.send(new ModifyListenerCommand(input)));
       }
       if ([...changed].some((field) => field.startsWith('tags.'))) {
-        const tags = missingTags(config.tags, asTags(before.listener.tags ?? {}));
+        const tags = missingTags(config.tags, awsTagList(before.listener.tags ?? {}));
         await write(listenerResource(ctx), 'update', 'AddTags', () =>
-          elbv2.send(new AddTagsCommand({ ResourceArns: [listenerArn!], Tags: asTags(tags) })),
+          elbv2.send(new AddTagsCommand({ ResourceArns: [listenerArn!], Tags: awsTagList(tags) })),
         );
       }
     }
@@ -422,7 +420,6 @@ export const loadBalancerStep: Step<'load-balancer', LoadBalancerState> = {
   async rollback(ctx, before) {
     if (!before) return;
     const write = stepWriter(ctx, 'load-balancer');
-    const config = ctx.config;
     const elbv2 = ctx.clients.elbv2;
     const { state, targetGroup, listener } = await observe(ctx);
 
@@ -485,6 +482,6 @@ async function restoreTags(ctx: StepContext, resource: string, arn: string, befo
     await write(resource, 'update', 'RemoveTags', () => ctx.clients.elbv2.send(new RemoveTagsCommand({ ResourceArns: [arn], TagKeys: untag })));
   }
   if (Object.keys(retag).length) {
-    await write(resource, 'update', 'AddTags', () => ctx.clients.elbv2.send(new AddTagsCommand({ ResourceArns: [arn], Tags: asTags(retag) })));
+    await write(resource, 'update', 'AddTags', () => ctx.clients.elbv2.send(new AddTagsCommand({ ResourceArns: [arn], Tags: awsTagList(retag) })));
   }
 }

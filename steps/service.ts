@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { serviceStable, tasksHealthy, logsFlowing } from '../src/checks/post-deploy.js';
 import { describeService, taskDefinitionRef } from '../src/aws/deployment.js';
-import { missingTags, sameValue, tagsAsDiff } from '../src/core/diff.js';
+import { ecsTagList, missingTags, sameValue, tagsAsDiff } from '../src/core/diff.js';
 import { fail, ok, stepWriter, type FieldDiff, type Finding, type Step, type StepContext } from '../src/core/step.js';
 
 /** What rollback needs to put the service back. */
@@ -207,7 +207,7 @@ export const serviceStep: Step<'service', ServiceState> = {
             deploymentConfiguration: { deploymentCircuitBreaker: s.circuitBreaker },
             propagateTags: 'SERVICE',
             enableECSManagedTags: true,
-            tags: Object.entries(ctx.config.tags).map(([key, value]) => ({ key, value })),
+            tags: ecsTagList(ctx.config.tags),
           }),
         ),
       );
@@ -221,11 +221,8 @@ export const serviceStep: Step<'service', ServiceState> = {
       deploymentId = primaryDeploymentId(service) ?? deploymentId;
     }
     if (fields.has('tags')) {
-      const tags = missingTags(ctx.config.tags, undefined);
       await write(resource, 'update', 'TagResource', () =>
-        ctx.clients.ecs.send(
-          new TagResourceCommand({ resourceArn: plan.before!.serviceArn, tags: Object.entries(tags).map(([key, value]) => ({ key, value })) }),
-        ),
+        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: plan.before!.serviceArn, tags: ecsTagList(ctx.config.tags) })),
       );
     }
     return { serviceArn: plan.before.serviceArn!, serviceName: s.name, deploymentId };

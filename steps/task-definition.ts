@@ -27,7 +27,7 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { names, SECRET_LOOKING_NAME, type RunbookConfig } from '../src/config.js';
-import { diffFields, missingTags, tagRecord, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
+import { diffFields, ecsTagList, missingTags, tagRecord, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
 import { isAwsError } from '../src/core/errors.js';
 import {
   fail,
@@ -126,11 +126,10 @@ export function desiredTaskDefinition(config: RunbookConfig, roles: TaskRoles = 
         memoryReservation: logRouter.memoryReservation,
       },
     ],
-    tags: asTagList(config.tags),
+    tags: ecsTagList(config.tags),
   };
 }
 
-const asTagList = (tags: Record<string, string>): Tag[] => Object.entries(tags).map(([key, value]) => ({ key, value }));
 const tdResource = (ctx: StepContext) => `task definition ${ctx.config.taskDefinition.family}`;
 const lgResource = (ctx: StepContext) => `log group ${ctx.config.taskDefinition.logGroup.name}`;
 const rolesFor = (ctx: StepContext): TaskRoles => ctx.outputs.find('iam') ?? configuredRoles(ctx.config);
@@ -302,7 +301,7 @@ export const taskDefinitionStep: Step<'task-definition', TaskDefinitionState> = 
         note: 'encrypted with inputs.logsKmsKeyArn: the runbook creates it without KMS, section 3.3 requires KMS',
       });
     } else {
-      const observedTags = asTagList(logGroup.tags ?? {});
+      const observedTags = ecsTagList(logGroup.tags ?? {});
       const fields = [
         ...diffFields(desiredLogGroup(config), logGroup as unknown as Record<string, unknown>),
         ...tagsAsDiff(missingTags(config.tags, observedTags), observedTags),
@@ -366,7 +365,7 @@ export const taskDefinitionStep: Step<'task-definition', TaskDefinitionState> = 
         );
       }
       if (changed.has('tags')) {
-        const tags = missingTags(config.tags, asTagList(before.logGroup.tags ?? {}));
+        const tags = missingTags(config.tags, ecsTagList(before.logGroup.tags ?? {}));
         await write(lgResource(ctx), 'update', 'TagResource', () =>
           ctx.clients.logs.send(new TagLogGroupCommand({ resourceArn: logGroupArn, tags })),
         );
@@ -382,9 +381,9 @@ export const taskDefinitionStep: Step<'task-definition', TaskDefinitionState> = 
       taskDefinitionArn = taskDefinition!.taskDefinitionArn!;
       ctx.report(`registered ${config.taskDefinition.family}:${taskDefinition!.revision}`);
     } else if (tdChange) {
-      const tags = missingTags(config.tags, asTagList(before.tags ?? {}));
+      const tags = missingTags(config.tags, ecsTagList(before.tags ?? {}));
       await write(tdResource(ctx), 'update', 'TagResource', () =>
-        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: taskDefinitionArn, tags: asTagList(tags) })),
+        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: taskDefinitionArn, tags: ecsTagList(tags) })),
       );
     }
     return { taskDefinitionArn: taskDefinitionArn!, logGroupName: lg.name };
@@ -476,7 +475,7 @@ export const taskDefinitionStep: Step<'task-definition', TaskDefinitionState> = 
       }
       if (Object.keys(retag).length) {
         await write(tdResource(ctx), 'update', 'TagResource', () =>
-          ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: latestArn, tags: asTagList(retag) })),
+          ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: latestArn, tags: ecsTagList(retag) })),
         );
       }
     }

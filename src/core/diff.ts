@@ -84,3 +84,8 @@ export function tagsToRestore(
 
 export const tagRecord = (tags: Array<{ key?: string; value?: string; Key?: string; Value?: string }> | undefined) =>
   Object.fromEntries((tags ?? []).map((t) => [t.key ?? t.Key ?? '', t.value ?? t.Value ?? '']));
+
+/** ECS spells tags `{ key, value }`. */
+export const ecsTagList = (tags: Record<string, string>) => Object.entries(tags).map(([key, value]) => ({ key, value }));
+/** ECR, IAM and ELBv2 spell tags `{ Key, Value }`. */
+export const awsTagList = (tags: Record<string, string>) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));

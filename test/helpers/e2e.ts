@@ -91,7 +91,7 @@ export function useEmulator(motoEnv: NodeJS.ProcessEnv = {}): EmulatorFixture {
       fixture.prerequisites = await createPrerequisites(fixture.emulator.endpoint, options);
       fixture.simulator = new TaskSimulator(fixture.emulator.endpoint, localSimulatorSettings(fixture.prerequisites.IMAGE_TAG)).start(100);
       fixture.env = {
-        ...emulatorEnv(fixture.emulator.endpoint),
+        ...emulatorEnv(),
         ...fixture.prerequisites,
         FINTECH_RUNBOOK_STATE_DIR: mkdtempSync(join(tmpdir(), 'fintech-runbook-journal-')),
       };

@@ -138,7 +138,7 @@ const crashLoop = (d: Diagnosis[]) => byResource(d, 'ecs service');
 const capacity = (d: Diagnosis[]) => byResource(d, 'scalable target');
 const activities = (d: Diagnosis[]) => byResource(d, 'scaling activities');
 const subnets = (d: Diagnosis[]) => byResource(d, 'app subnets');
-const inputsOf = <T>(mock: AwsMocks[keyof AwsMocks], command: new (input: T) => unknown) =>
+const inputsOf = <T>(mock: AwsMocks[keyof AwsMocks], command: new (...args: never) => { input: T }) =>
   mock.commandCalls(command as never).map((call) => call.args[0].input as T);
 
 const CRASH_FIX = `aws ecs update-service --cluster ${CLUSTER} --service ${SERVICE} --force-new-deployment`;
