@@ -5,14 +5,13 @@ import {
   DescribeScalingPoliciesCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
-  type ScalableTarget,
-  type ScalingPolicy,
   type TargetTrackingScalingPolicyConfiguration,
 } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeDBClustersCommand, type DBCluster } from '@aws-sdk/client-rds';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { auroraScalingStep } from '../../steps/aurora-scaling.js';
 import { describeAwsError, PreflightError } from '../../src/core/errors.js';
+import { autoscalingFixtures } from '../helpers/autoscaling.js';
 import { awsError, mockAws, testContext, writeCalls, type AwsMocks } from '../helpers/mock-aws.js';
 
 const RESOURCE_ID = 'cluster:fintech-db-cluster';
@@ -30,34 +29,14 @@ const cluster = (overrides: Partial<DBCluster> = {}): DBCluster => ({
   ],
   ...overrides,
 });
-const target = (min: number, max: number): ScalableTarget => ({
-  ...where,
-  MinCapacity: min,
-  MaxCapacity: max,
-  RoleARN: 'arn:aws:iam::123456789012:role/aws-service-role/rds.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_RDSCluster',
-  CreationTime: new Date(),
-});
-const policy = (config: TargetTrackingScalingPolicyConfiguration): ScalingPolicy => ({
-  ...where,
-  PolicyARN: `arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:1:resource/rds/${RESOURCE_ID}:policyName/aurora-read-scaling`,
-  PolicyName: 'aurora-read-scaling',
-  PolicyType: 'TargetTrackingScaling',
-  TargetTrackingScalingPolicyConfiguration: config,
-  CreationTime: new Date(),
-});
 
 let aws: AwsMocks;
 beforeEach(() => {
   aws = mockAws();
 });
 
-function observed(targets: ScalableTarget[], policies: ScalingPolicy[]) {
-  aws.autoscaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: targets });
-  aws.autoscaling.on(DescribeScalingPoliciesCommand).resolves({ ScalingPolicies: policies });
-}
-
-const inputs = (command: Parameters<AwsMocks['autoscaling']['commandCalls']>[0]) =>
-  aws.autoscaling.commandCalls(command).map((call) => call.args[0].input);
+const { target, policy: namedPolicy, observed, inputs } = autoscalingFixtures(() => aws, { where, serviceLinkedRole: 'RDSCluster' });
+const policy = (config: TargetTrackingScalingPolicyConfiguration) => namedPolicy('aurora-read-scaling', config);
 
 async function preflightFailure() {
   const error = await auroraScalingStep.plan(testContext()).catch((e: unknown) => e);

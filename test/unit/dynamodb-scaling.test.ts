@@ -4,8 +4,6 @@ import {
   DescribeScalingPoliciesCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
-  type ScalableTarget,
-  type ScalingPolicy,
   type TargetTrackingScalingPolicyConfiguration,
 } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeTableCommand, type TableDescription } from '@aws-sdk/client-dynamodb';
@@ -13,6 +11,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { dynamodbScalingStep } from '../../steps/dynamodb-scaling.js';
 import type { ScalingState } from '../../steps/shared/target-tracking.js';
 import { describeAwsError, PreflightError } from '../../src/core/errors.js';
+import { autoscalingFixtures } from '../helpers/autoscaling.js';
 import { awsError, mockAws, testContext, writeCalls, type AwsMocks } from '../helpers/mock-aws.js';
 
 const RESOURCE_ID = 'table/FinTechTransactions';
@@ -27,34 +26,14 @@ const table = (billingMode?: 'PROVISIONED' | 'PAY_PER_REQUEST'): TableDescriptio
   ProvisionedThroughput: { ReadCapacityUnits: 5, WriteCapacityUnits: 5 },
   ...(billingMode ? { BillingModeSummary: { BillingMode: billingMode } } : {}),
 });
-const target = (min: number, max: number): ScalableTarget => ({
-  ...where,
-  MinCapacity: min,
-  MaxCapacity: max,
-  RoleARN: 'arn:aws:iam::123456789012:role/aws-service-role/dynamodb.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_DynamoDBTable',
-  CreationTime: new Date(),
-});
-const policy = (config: TargetTrackingScalingPolicyConfiguration): ScalingPolicy => ({
-  ...where,
-  PolicyARN: `arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:2:resource/dynamodb/${RESOURCE_ID}:policyName/dynamodb-write-scaling`,
-  PolicyName: 'dynamodb-write-scaling',
-  PolicyType: 'TargetTrackingScaling',
-  TargetTrackingScalingPolicyConfiguration: config,
-  CreationTime: new Date(),
-});
 
 let aws: AwsMocks;
 beforeEach(() => {
   aws = mockAws();
 });
 
-function observed(targets: ScalableTarget[], policies: ScalingPolicy[]) {
-  aws.autoscaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: targets });
-  aws.autoscaling.on(DescribeScalingPoliciesCommand).resolves({ ScalingPolicies: policies });
-}
-
-const inputs = (command: Parameters<AwsMocks['autoscaling']['commandCalls']>[0]) =>
-  aws.autoscaling.commandCalls(command).map((call) => call.args[0].input);
+const { target, policy: namedPolicy, observed, inputs } = autoscalingFixtures(() => aws, { where, serviceLinkedRole: 'DynamoDBTable' });
+const policy = (config: TargetTrackingScalingPolicyConfiguration) => namedPolicy('dynamodb-write-scaling', config);
 
 describe('dynamodb-scaling step (2.3)', () => {
   it('checks the table, then registers 5–100 WCU and the 70 % write utilisation policy', async () => {

@@ -5,14 +5,13 @@ import {
   DescribeScalingPoliciesCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
-  type ScalableTarget,
-  type ScalingPolicy,
   type TargetTrackingScalingPolicyConfiguration,
 } from '@aws-sdk/client-application-auto-scaling';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ecsScalingStep } from '../../steps/ecs-scaling.js';
 import type { ScalingState } from '../../steps/shared/target-tracking.js';
 import { describeAwsError } from '../../src/core/errors.js';
+import { autoscalingFixtures } from '../helpers/autoscaling.js';
 import { awsError, mockAws, RecordingRecorder, testContext, writeCalls, type AwsMocks } from '../helpers/mock-aws.js';
 
 const RESOURCE_ID = 'service/fintech-prod-cluster/fintech-api-svc';
@@ -29,48 +28,15 @@ const cpuConfig: TargetTrackingScalingPolicyConfiguration = {
 };
 const memConfig: TargetTrackingScalingPolicyConfiguration = { TargetValue: 75, PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageMemoryUtilization' } };
 
-const target = (min: number, max: number, resourceId = RESOURCE_ID): ScalableTarget => ({
-  ...where,
-  ResourceId: resourceId,
-  MinCapacity: min,
-  MaxCapacity: max,
-  RoleARN: 'arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService',
-  CreationTime: new Date('2024-01-01T00:00:00Z'),
-});
-
-const policy = (name: string, config: TargetTrackingScalingPolicyConfiguration | undefined, extra: Partial<ScalingPolicy> = {}): ScalingPolicy => ({
-  ...where,
-  PolicyARN: `arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:0000:resource/ecs/${RESOURCE_ID}:policyName/${name}`,
-  PolicyName: name,
-  PolicyType: 'TargetTrackingScaling',
-  TargetTrackingScalingPolicyConfiguration: config,
-  Alarms: [{ AlarmName: `TargetTracking-${RESOURCE_ID}-AlarmHigh-1`, AlarmARN: 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:x' }],
-  CreationTime: new Date('2024-01-01T00:00:00Z'),
-  ...extra,
-});
-
-const cpuPolicy = policy('fintech-cpu-scaling', cpuConfig);
-const memPolicy = policy('fintech-mem-scaling', memConfig);
-
 let aws: AwsMocks;
 beforeEach(() => {
   aws = mockAws();
 });
 
-function observed(targets: ScalableTarget[], policies: ScalingPolicy[]) {
-  aws.autoscaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: targets });
-  aws.autoscaling.on(DescribeScalingPoliciesCommand).resolves({ ScalingPolicies: policies });
-}
+const { target, policy, observed, acceptWrites, inputs } = autoscalingFixtures(() => aws, { where, serviceLinkedRole: 'ECSService' });
 
-function acceptWrites() {
-  aws.autoscaling.on(RegisterScalableTargetCommand).resolves({ ScalableTargetARN: 'arn:aws:application-autoscaling:us-east-1:123456789012:scalable-target/abc' });
-  aws.autoscaling.on(PutScalingPolicyCommand).resolves({ PolicyARN: 'arn:policy', Alarms: [] });
-  aws.autoscaling.on(DeleteScalingPolicyCommand).resolves({});
-  aws.autoscaling.on(DeregisterScalableTargetCommand).resolves({});
-}
-
-const inputs = (command: Parameters<AwsMocks['autoscaling']['commandCalls']>[0]) =>
-  aws.autoscaling.commandCalls(command).map((call) => call.args[0].input);
+const cpuPolicy = policy('fintech-cpu-scaling', cpuConfig);
+const memPolicy = policy('fintech-mem-scaling', memConfig);
 
 describe('ecs-scaling step (2.1)', () => {
   it('registers the target and puts the CPU and memory policies exactly as the runbook says when nothing exists', async () => {

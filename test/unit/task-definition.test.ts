@@ -66,8 +66,8 @@ const logRouter: ContainerDefinition = {
   memoryReservation: 50,
 };
 
-/** A revision as AWS describes it: our fields plus the defaults it fills in, in its own order. */
-function awsRevision(revision: number, overrides: { api?: Partial<ContainerDefinition>; task?: Partial<TaskDefinition> } = {}): TaskDefinition {
+/** The task-level fields of a registered revision, as both AWS and moto describe them. */
+function registeredRevision(revision: number): TaskDefinition {
   return {
     taskDefinitionArn: revisionArn(revision),
     family,
@@ -82,6 +82,13 @@ function awsRevision(revision: number, overrides: { api?: Partial<ContainerDefin
     taskRoleArn: taskRole,
     volumes: [],
     placementConstraints: [],
+  };
+}
+
+/** A revision as AWS describes it: our fields plus the defaults it fills in, in its own order. */
+function awsRevision(revision: number, overrides: { api?: Partial<ContainerDefinition>; task?: Partial<TaskDefinition> } = {}): TaskDefinition {
+  return {
+    ...registeredRevision(revision),
     registeredAt: new Date('2026-01-23T10:00:00Z'),
     requiresAttributes: [{ name: 'ecs.capability.firelens.fluentbit' }],
     containerDefinitions: [
@@ -119,19 +126,7 @@ function awsRevision(revision: number, overrides: { api?: Partial<ContainerDefin
 function motoRevision(revision: number): TaskDefinition {
   const defaults = { cpu: 0, portMappings: [], essential: true, environment: [], mountPoints: [], volumesFrom: [] };
   return {
-    taskDefinitionArn: revisionArn(revision),
-    family,
-    revision,
-    status: 'ACTIVE',
-    networkMode: 'awsvpc',
-    requiresCompatibilities: ['FARGATE'],
-    compatibilities: ['EC2', 'FARGATE'],
-    cpu: '1024',
-    memory: '2048',
-    executionRoleArn: execRole,
-    taskRoleArn: taskRole,
-    volumes: [],
-    placementConstraints: [],
+    ...registeredRevision(revision),
     containerDefinitions: [
       { ...defaults, ...apiContainer },
       { ...defaults, ...logRouter },
