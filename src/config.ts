@@ -316,4 +316,6 @@ export const names = {
   logGroupArn: (config: RunbookConfig) =>
     `arn:aws:logs:${config.region}:${config.accountId}:log-group:${config.taskDefinition.logGroup.name}`,
   ecsResourceId: (config: RunbookConfig) => `service/${config.cluster.name}/${config.service.name}`,
+  /** How findings, changes and the journal name the service. */
+  serviceResource: (config: RunbookConfig) => `ecs service ${config.cluster.name}/${config.service.name}`,
 };

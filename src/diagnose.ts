@@ -80,7 +80,7 @@ export async function diagnose(ctx: StepContext): Promise<Diagnosis[]> {
   return [crash.diagnosis, ...scaleOut];
 }
 
-const serviceResource = (config: RunbookConfig) => `ecs service ${config.cluster.name}/${config.service.name}`;
+const serviceResource = names.serviceResource;
 
 /**
  * An error reading one scenario's evidence must not hide the others during an incident: it becomes

@@ -9,8 +9,9 @@ import {
   type Service,
   type UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
-import { serviceStable, tasksHealthy, logsFlowing } from '../src/checks/post-deploy.js';
+import { serviceChecks } from '../src/checks/post-deploy.js';
 import { describeService, taskDefinitionRef } from '../src/aws/deployment.js';
+import { names } from '../src/config.js';
 import { ecsTagList, missingTags, sameValue, tagsAsDiff } from '../src/core/diff.js';
 import { fail, ok, stepWriter, type FieldDiff, type Finding, type Step, type StepContext } from '../src/core/step.js';
 
@@ -26,7 +27,7 @@ export interface ServiceState {
   circuitBreaker?: { enable: boolean; rollback: boolean };
 }
 
-const resourceName = (ctx: StepContext) => `ecs service ${ctx.config.cluster.name}/${ctx.config.service.name}`;
+const resourceName = (ctx: StepContext) => names.serviceResource(ctx.config);
 
 /** The task definition to run: the one apply just registered, else the family's latest revision. */
 function desiredTaskDefinition(ctx: StepContext): string {
@@ -246,10 +247,7 @@ export const serviceStep: Step<'service', ServiceState> = {
     const expected = options.wait
       ? { deploymentId: out?.deploymentId, taskDefinition: ctx.outputs.find('task-definition')?.taskDefinitionArn }
       : {};
-    const stable = await serviceStable(ctx, options.wait, expected);
-    // Targets and logs only make sense once the deployment has settled.
-    if (stable.status === 'FAIL') return [stable];
-    return [stable, await tasksHealthy(ctx, options.wait), await logsFlowing(ctx, options.wait)];
+    return serviceChecks(ctx, options.wait, expected);
   },
 
   async rollback(ctx, before) {

@@ -6,13 +6,11 @@ import {
   CreateLogGroupCommand,
   DeleteLogGroupCommand,
   DeleteRetentionPolicyCommand,
-  DescribeLogGroupsCommand,
   DisassociateKmsKeyCommand,
   ListTagsForResourceCommand,
   PutRetentionPolicyCommand,
   TagResourceCommand as TagLogGroupCommand,
   UntagResourceCommand as UntagLogGroupCommand,
-  type LogGroup,
 } from '@aws-sdk/client-cloudwatch-logs';
 import {
   DeregisterTaskDefinitionCommand,
@@ -26,6 +24,7 @@ import {
   type Tag,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
+import { findLogGroup } from '../src/aws/logs.js';
 import { names, SECRET_LOOKING_NAME, type RunbookConfig } from '../src/config.js';
 import { diffFields, ecsTagList, missingTags, tagRecord, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
 import { isAwsError } from '../src/core/errors.js';
@@ -248,20 +247,8 @@ async function describeLatest(ctx: StepContext): Promise<{ taskDefinition: TaskD
   return again?.taskDefinition?.status === 'ACTIVE' ? { taskDefinition: again.taskDefinition, tags: again.tags ?? [] } : undefined;
 }
 
-async function describeLogGroup(ctx: StepContext, name: string): Promise<LogGroup | undefined> {
-  let nextToken: string | undefined;
-  do {
-    const page = await ctx.clients.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name, nextToken }));
-    // A prefix search: /ecs/fintech-api also finds /ecs/fintech-api-old.
-    const found = page.logGroups?.find((g) => g.logGroupName === name);
-    if (found) return found;
-    nextToken = page.nextToken;
-  } while (nextToken);
-  return undefined;
-}
-
 async function observeLogGroup(ctx: StepContext): Promise<LogGroupState> {
-  const group = await describeLogGroup(ctx, ctx.config.taskDefinition.logGroup.name);
+  const group = await findLogGroup(ctx.clients.logs, ctx.config.taskDefinition.logGroup.name);
   if (!group) return { exists: false };
   // moto implements ListTagsForResource/TagResource as well as the deprecated *LogGroup calls.
   const { tags } = await ctx.clients.logs.send(new ListTagsForResourceCommand({ resourceArn: names.logGroupArn(ctx.config) }));
@@ -432,7 +419,7 @@ export const taskDefinitionStep: Step<'task-definition', TaskDefinitionState> = 
       for (const name of [options.log_group_name, options['awslogs-group']]) if (name) groups.add(name);
     }
     for (const name of groups) {
-      const group = await describeLogGroup(ctx, name);
+      const group = await findLogGroup(ctx.clients.logs, name);
       const where = `log group ${name}`;
       if (!group) findings.push(fail('Log Group Encryption', where, 'log group does not exist'));
       else if (!group.kmsKeyId) findings.push(fail('Log Group Encryption', where, 'not encrypted with KMS (no kmsKeyId)'));

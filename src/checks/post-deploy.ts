@@ -4,6 +4,7 @@
 import { DescribeLogStreamsCommand, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describeService, judgeDeployment, sleep, waitForDeployment, type DeploymentExpectation } from '../aws/deployment.js';
+import { names } from '../config.js';
 import { isAwsError } from '../core/errors.js';
 import { fail, ok, skip, type Finding, type StepContext } from '../core/step.js';
 
@@ -14,13 +15,18 @@ export const CHECK = {
   logsFlowing: 'Logs Flowing',
 } as const;
 
-const serviceResource = (ctx: StepContext) => `ecs service ${ctx.config.cluster.name}/${ctx.config.service.name}`;
+const serviceResource = (ctx: StepContext) => names.serviceResource(ctx.config);
 
-export async function serviceStable(ctx: StepContext, wait: boolean, expected: DeploymentExpectation = {}): Promise<Finding> {
+export async function serviceStable(
+  ctx: StepContext,
+  wait: boolean,
+  expected: DeploymentExpectation = {},
+  timeoutSeconds = ctx.config.service.deployTimeoutSeconds,
+): Promise<Finding> {
   const { cluster, service } = { cluster: ctx.config.cluster.name, service: ctx.config.service.name };
   const verdict = wait
     ? await waitForDeployment(ctx.clients.ecs, cluster, service, expected, {
-        timeoutSeconds: ctx.config.service.deployTimeoutSeconds,
+        timeoutSeconds,
         pollIntervalMs: ctx.pollIntervalMs,
         signal: ctx.signal,
         onEvent: (message) => ctx.report(`service event: ${message}`),
@@ -30,6 +36,21 @@ export async function serviceStable(ctx: StepContext, wait: boolean, expected: D
   return verdict.state === 'stable'
     ? ok(CHECK.serviceStable, serviceResource(ctx), verdict.reason)
     : fail(CHECK.serviceStable, serviceResource(ctx), verdict.reason);
+}
+
+/**
+ * The service's 4.1 checks, as apply (after the service step), validate and rollback run them.
+ * Targets and logs only make sense once the deployment has settled.
+ */
+export async function serviceChecks(
+  ctx: StepContext,
+  wait: boolean,
+  expected: DeploymentExpectation = {},
+  timeoutSeconds?: number,
+): Promise<Finding[]> {
+  const stable = await serviceStable(ctx, wait, expected, timeoutSeconds);
+  if (stable.status === 'FAIL') return [stable];
+  return [stable, await tasksHealthy(ctx, wait), await logsFlowing(ctx, wait)];
 }
 
 export async function findTargetGroupArn(ctx: StepContext): Promise<string | undefined> {

@@ -1,11 +1,11 @@
 // Runbook section 3, the Security & Compliance Checklist, as five read-only checks against what
 // runs (the service, its task definition, its log groups, its security group, its repository).
-import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeSecurityGroupsCommand, type IpPermission } from '@aws-sdk/client-ec2';
 import { DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
 import { DescribeTaskDefinitionCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
 import { describeService } from '../aws/deployment.js';
-import { SECRET_LOOKING_NAME } from '../config.js';
+import { findLogGroup } from '../aws/logs.js';
+import { names, SECRET_LOOKING_NAME } from '../config.js';
 import { describeAwsError, isAwsError } from '../core/errors.js';
 import { fail, ok, skip, type Finding, type StepContext } from '../core/step.js';
 import { subnetPrivacyProblems } from '../preflight.js';
@@ -19,7 +19,7 @@ export const CHECKLIST = {
 } as const;
 
 async function serviceTaskDefinition(ctx: StepContext): Promise<{ serviceName: string; service?: Awaited<ReturnType<typeof describeService>>; taskDefinition?: TaskDefinition }> {
-  const serviceName = `ecs service ${ctx.config.cluster.name}/${ctx.config.service.name}`;
+  const serviceName = names.serviceResource(ctx.config);
   const service = await describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name);
   if (!service?.taskDefinition) return { serviceName, service };
   const { taskDefinition } = await ctx.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: service.taskDefinition }));
@@ -71,8 +71,7 @@ async function logEncryption(ctx: StepContext, { taskDefinition }: Running): Pro
   return Promise.all(
     logGroupsOf(ctx, taskDefinition).map(async (name) => {
       const resource = `log group ${name}`;
-      const { logGroups = [] } = await ctx.clients.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name }));
-      const group = logGroups.find((g) => g.logGroupName === name);
+      const group = await findLogGroup(ctx.clients.logs, name);
       if (!group) return skip(CHECKLIST.logEncryption, resource, 'log group does not exist');
       return group.kmsKeyId
         ? ok(CHECKLIST.logEncryption, resource, `encrypted with ${group.kmsKeyId}`)
@@ -140,7 +139,7 @@ export async function securityChecklist(ctx: StepContext): Promise<Finding[]> {
       return [fail(check, resource, `could not be evaluated: ${describeAwsError(error)}`)];
     }
   };
-  const service = `ecs service ${ctx.config.cluster.name}/${ctx.config.service.name}`;
+  const service = names.serviceResource(ctx.config);
   // A failed service lookup fails the items that need the service (3.1–3.3), not the whole checklist.
   const running = serviceTaskDefinition(ctx);
   running.catch(() => {});

@@ -3,12 +3,13 @@
 // Everything is verified before the one write; it never deregisters a task definition.
 import { BatchGetImageCommand } from '@aws-sdk/client-ecr';
 import { DescribeTaskDefinitionCommand, ListTaskDefinitionsCommand, UpdateServiceCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
-import { describeService, taskDefinitionRef, waitForDeployment } from '../aws/deployment.js';
-import { logsFlowing, tasksHealthy } from '../checks/post-deploy.js';
+import { describeService, taskDefinitionRef } from '../aws/deployment.js';
+import { serviceChecks } from '../checks/post-deploy.js';
+import { names } from '../config.js';
 import { ExitCode, InterruptedError, isAwsError, RunbookError, UsageError } from '../core/errors.js';
 import { Journal } from '../core/journal.js';
 import { callSummary, createContext } from '../core/runner.js';
-import type { Finding, StepContext } from '../core/step.js';
+import type { StepContext } from '../core/step.js';
 import { confirm, printJson, renderFindings, requireConfirmationChannel, type Session } from './shared.js';
 
 export interface RollbackFlags {
@@ -164,35 +165,21 @@ export async function rollbackCommand(session: Session, flags: RollbackFlags): P
   journal.append({ type: 'run-start', runId: journal.runId, command: `rollback --to ${targetRef}`, at: new Date().toISOString(), config: session.options.config, cluster, steps: ['service'] });
   try {
     const { service: updated } = await journal.write(
-      { step: 'service', resource: `ecs service ${cluster}/${serviceName}`, action: 'update', operation: 'UpdateService' },
+      { step: 'service', resource: names.serviceResource(session.config), action: 'update', operation: 'UpdateService' },
       () => ctx.clients.ecs.send(new UpdateServiceCommand({ cluster, service: serviceName, taskDefinition: targetDefinition.taskDefinitionArn })),
     );
     const deploymentId = updated?.deployments?.find((d) => d.status === 'PRIMARY')?.id;
     out.write(`Deployment ${deploymentId ?? '(unknown id)'} started; waiting up to ${timeoutSeconds}s.\n`);
-    const verdict = await waitForDeployment(
-      ctx.clients.ecs,
-      cluster,
-      serviceName,
-      { deploymentId, taskDefinition: targetDefinition.taskDefinitionArn },
-      {
-        timeoutSeconds,
-        pollIntervalMs: ctx.pollIntervalMs,
-        signal: ctx.signal,
-        onEvent: (message) => out.write(`  event: ${message}\n`),
-        onProgress: (reason) => out.write(`  … ${reason}\n`),
-      },
-    );
-    const findings: Finding[] = [
-      { check: 'Service Stable', status: verdict.state === 'stable' ? 'OK' : 'FAIL', resource: `ecs service ${cluster}/${serviceName}`, reason: verdict.reason },
-    ];
-    if (verdict.state === 'stable') findings.push(await tasksHealthy(ctx, true), await logsFlowing(ctx, true));
-    const ok = !findings.some((f) => f.status === 'FAIL');
-    journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ok ? 'ok' : 'failed', detail: verdict.reason });
+    ctx.report = (message) => out.write(`  … ${message}\n`);
+    const findings = await serviceChecks(ctx, true, { deploymentId, taskDefinition: targetDefinition.taskDefinitionArn }, timeoutSeconds);
+    const failed = findings.find((f) => f.status === 'FAIL');
+    const ok = !failed;
+    journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ok ? 'ok' : 'failed', detail: (failed ?? findings[0]).reason });
     if (session.options.json) {
       printJson({ command: 'rollback', ok, changed: true, from: currentRef, to: targetRef, deploymentId, findings, journal: journal.file, calls: callSummary(session.clients) });
     }
     out.write(`${renderFindings(findings).join('\n')}\n`);
-    out.write(ok ? `Rolled back to ${targetRef}.\n` : `Rollback to ${targetRef} did not complete: ${verdict.reason}\n`);
+    out.write(ok ? `Rolled back to ${targetRef}.\n` : `Rollback to ${targetRef} did not complete: ${failed?.reason}\n`);
     return ok ? ExitCode.ok : ExitCode.failed;
   } catch (error) {
     journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ctx.signal.aborted ? 'interrupted' : 'failed', detail: String(error) });
