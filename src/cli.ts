@@ -6,15 +6,18 @@ import { ConfigError, ExitCode, explain, PreflightError, RunbookError, UsageErro
 import type { RollbackFlags } from './commands/rollback.js';
 import type { GlobalOptions } from './commands/shared.js';
 import { STEP_IDS } from './core/step.js';
+import { StalePlanError } from './core/saved-plan.js';
 
 // Commands load the AWS SDK and the steps only when they run: `--help` and usage errors stay fast.
 const commands = {
   run: () => import('./commands/run.js'),
   rollback: () => import('./commands/rollback.js'),
   diagnose: () => import('./commands/diagnose.js'),
+  undo: () => import('./commands/undo.js'),
   shared: () => import('./commands/shared.js'),
   journal: () => import('./core/journal.js'),
   metrics: () => import('../steps/business-metrics.js'),
+  lock: () => import('./commands/lock.js'),
 };
 
 // The SDK warns on every run that its 2027 releases need Node 22; operators cannot act on it
@@ -55,17 +58,19 @@ export function buildProgram(): Command {
   program
     .command('plan')
     .description('show what apply would change (read-only). Exit 0 in sync, 4 changes pending')
-    .action(async (_opts, command: Command) => {
-      process.exitCode = await (await commands.run()).planCommand(await session(command));
+    .option('--out <file>', 'save the plan (its exact commands and the state it was made from) for `apply <file>`')
+    .action(async (opts: { out?: string }, command: Command) => {
+      process.exitCode = await (await commands.run()).planCommand(await session(command), opts);
     });
 
   program
-    .command('apply')
-    .description('run the runbook step by step, with the section 4.1 checks after each step')
+    .command('apply [planFile]')
+    .description('run the runbook step by step, with the section 4.1 checks after each step; with a saved plan, exactly that plan (refused if the environment moved)')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--no-rollback', 'on failure keep the partial state instead of undoing this run')
-    .action(async (opts: { yes?: boolean; rollback: boolean }, command: Command) => {
-      process.exitCode = await (await commands.run()).applyCommand(await session(command), opts);
+    .option('--lock-timeout <seconds>', 'wait this long for another run\'s environment lock (default: fail at once, exit 5)')
+    .action(async (planFile: string | undefined, opts: { yes?: boolean; rollback: boolean; lockTimeout?: string }, command: Command) => {
+      process.exitCode = await (await commands.run()).applyCommand(await session(command), opts, planFile);
     });
 
   program
@@ -82,8 +87,18 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--force', 'roll back even while a deployment is in flight')
     .option('--timeout <seconds>', 'how long to wait for the deployment (default: service.deployTimeoutSeconds)')
+    .option('--lock-timeout <seconds>', 'wait this long for another run\'s environment lock (default: fail at once, exit 5)')
     .action(async (opts: RollbackFlags, command: Command) => {
       process.exitCode = await (await commands.rollback()).rollbackCommand(await session(command), opts);
+    });
+
+  program
+    .command('undo <runId>')
+    .description('converge what a recorded apply changed back to how it found it (after --no-rollback, a crash or Ctrl-C); deletes only what that run created')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--lock-timeout <seconds>', 'wait this long for another run\'s environment lock (default: fail at once, exit 5)')
+    .action(async (runId: string, opts: { yes?: boolean; lockTimeout?: string }, command: Command) => {
+      process.exitCode = await (await commands.undo()).undoCommand(await session(command), runId, opts);
     });
 
   program
@@ -101,6 +116,22 @@ export function buildProgram(): Command {
       if (command.optsWithGlobals<GlobalOptions>().json) (await commands.shared()).printJson(runs);
       else if (!runs.length) process.stdout.write('No runs recorded yet.\n');
       else for (const r of runs) process.stdout.write(`${r.startedAt}  ${r.command.padEnd(8)} ${r.outcome.padEnd(12)} ${r.writes} write(s)${r.failedWrites ? `, ${r.failedWrites} failed` : ''}  ${r.file}\n`);
+    });
+
+  program
+    .command('unlock <run-id>')
+    .description("remove the environment's lock held by that run (one that died); any other run id is refused")
+    .action(async (runId: string, _opts, command: Command) => {
+      process.exitCode = await (await commands.lock()).unlockCommand(await session(command), runId);
+    });
+
+  const lockTable = program.command('lock-table').description('the DynamoDB table of the team lock (lock.dynamodbTable)');
+  lockTable
+    .command('create')
+    .description('create the lock table (key lockId, on-demand, TTL) and wait until it is ACTIVE; an existing one is fine')
+    .option('--table <name>', 'table name (default: lock.dynamodbTable from the config)')
+    .action(async (opts: { table?: string }, command: Command) => {
+      process.exitCode = await (await commands.lock()).lockTableCreateCommand(await session(command), opts);
     });
 
   const metrics = program.command('metrics').description('section 2.4 business metrics');
@@ -144,7 +175,13 @@ export async function main(argv: string[]): Promise<number> {
       // --json promises one document on stdout, failures included.
       const shared = await commands.shared();
       if (!shared.jsonDocumentPrinted()) {
-        shared.printJson({ ok: false, exitCode: code, error: explain(error), ...(error instanceof ConfigError || error instanceof PreflightError ? { problems: error.problems } : {}) });
+        shared.printJson({
+          ok: false,
+          exitCode: code,
+          error: explain(error),
+          ...(error instanceof ConfigError || error instanceof PreflightError || error instanceof StalePlanError ? { problems: error.problems } : {}),
+          calls: shared.callsSoFar(),
+        });
       }
     }
     if (code === ExitCode.halfApplied) {

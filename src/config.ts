@@ -48,6 +48,121 @@ const capacityRange = {
   maxCapacity: z.number().int().min(1),
 };
 
+/**
+ * Fargate task sizes (AWS: "Task CPU and memory" / the RegisterTaskDefinition `memory` docs):
+ * memory in MiB per task cpu, as [from, to, step]. moto accepts any pair; AWS refuses the others
+ * mid-run ("No Fargate configuration exists for given values").
+ */
+export const FARGATE_MEMORY: Readonly<Record<string, readonly [number, number, number]>> = {
+  '256': [512, 2048, 512], // 512, 1024, 2048 (1536 is not one: see fargateMemoryValid)
+  '512': [1024, 4096, 1024],
+  '1024': [2048, 8192, 1024],
+  '2048': [4096, 16384, 1024],
+  '4096': [8192, 30720, 1024],
+  '8192': [16384, 61440, 4096],
+  '16384': [32768, 122880, 8192],
+};
+
+export function fargateMemoryValid(cpu: string, memory: number): boolean {
+  if (cpu === '256') return [512, 1024, 2048].includes(memory);
+  const range = FARGATE_MEMORY[cpu];
+  if (!range) return false;
+  const [from, to, step] = range;
+  return memory >= from && memory <= to && (memory - from) % step === 0;
+}
+
+function describeFargateMemory(cpu: string): string {
+  if (cpu === '256') return '512, 1024 or 2048';
+  const [from, to, step] = FARGATE_MEMORY[cpu];
+  return `${from}–${to} in steps of ${step}`;
+}
+
+/**
+ * The ELBv2 predefined security policies for HTTPS listeners (AWS: "Security policies for your
+ * Application Load Balancer"; the same names DescribeSSLPolicies lists). Application Load Balancers
+ * take no custom policy, and moto accepts any name: a typo would only fail at CreateListener.
+ */
+export const ELB_SECURITY_POLICIES: readonly string[] = [
+  // TLS 1.3
+  'ELBSecurityPolicy-TLS13-1-2-2021-06',
+  'ELBSecurityPolicy-TLS13-1-2-Res-2021-06',
+  'ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06',
+  'ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06',
+  'ELBSecurityPolicy-TLS13-1-1-2021-06',
+  'ELBSecurityPolicy-TLS13-1-0-2021-06',
+  'ELBSecurityPolicy-TLS13-1-3-2021-06',
+  // TLS 1.3, hybrid post-quantum key exchange
+  'ELBSecurityPolicy-TLS13-1-2-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-0-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-3-PQ-2025-09',
+  // FIPS
+  'ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04',
+  'ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04',
+  'ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04',
+  'ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04',
+  'ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04',
+  'ELBSecurityPolicy-TLS13-1-1-FIPS-2023-04',
+  'ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04',
+  'ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04',
+  'ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09',
+  'ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09',
+  // Forward secrecy
+  'ELBSecurityPolicy-FS-1-2-Res-2020-10',
+  'ELBSecurityPolicy-FS-1-2-Res-2019-08',
+  'ELBSecurityPolicy-FS-1-2-2019-08',
+  'ELBSecurityPolicy-FS-1-1-2019-08',
+  'ELBSecurityPolicy-FS-2018-06',
+  // TLS 1.0–1.2
+  'ELBSecurityPolicy-TLS-1-2-Ext-2018-06',
+  'ELBSecurityPolicy-TLS-1-2-2017-01',
+  'ELBSecurityPolicy-TLS-1-1-2017-01',
+  'ELBSecurityPolicy-TLS-1-0-2015-04',
+  'ELBSecurityPolicy-2016-08',
+  'ELBSecurityPolicy-2015-05',
+];
+
+/** Edit distance (insert, delete, substitute; case-insensitive): how far a typo is from a name. */
+function editDistance(a: string, b: string): number {
+  const [s, t] = [a.toLowerCase(), b.toLowerCase()];
+  let previous = Array.from({ length: t.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= s.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= t.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (s[i - 1] === t[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[t.length];
+}
+
+/** The predefined policy a misspelt name most likely meant, if one is close enough to be a typo. */
+export function closestSecurityPolicy(name: string): string | undefined {
+  let best: { policy: string; distance: number } | undefined;
+  for (const policy of ELB_SECURITY_POLICIES) {
+    const distance = editDistance(name, policy);
+    if (!best || distance < best.distance) best = { policy, distance };
+  }
+  return best && best.distance <= Math.max(3, Math.floor(name.length / 8)) ? best.policy : undefined;
+}
+
+const sslPolicy = z.string().superRefine((name, ctx) => {
+  if (ELB_SECURITY_POLICIES.includes(name)) return;
+  const closest = closestSecurityPolicy(name);
+  ctx.addIssue({
+    code: 'custom',
+    message: closest
+      ? `"${name}" is not an ELBv2 predefined security policy: did you mean ${closest}?`
+      : `"${name}" is not an ELBv2 predefined security policy (e.g. ELBSecurityPolicy-TLS13-1-2-2021-06; the list is in AWS's "Security policies for your Application Load Balancer")`,
+  });
+});
+
 export const configSchema = z
   .strictObject({
     region: pattern(new RegExp(`^${region}$`), 'an AWS region such as us-east-1'),
@@ -91,6 +206,15 @@ export const configSchema = z
     iam: z.strictObject({
       executionRole: z.strictObject({ name: z.string().min(1).max(64), policyName: z.string().min(1).max(128) }),
       taskRole: z.strictObject({ name: z.string().min(1).max(64), policyName: z.string().min(1).max(128) }),
+      /** Managed policies (or a permissions boundary) a team attaches to the roles on purpose: not drift. */
+      allowedManagedPolicies: z
+        .array(
+          pattern(
+            new RegExp(`^arn:${partition}:iam::(?:${account}|aws):policy/(?:[\\w+=,.@-]+/)*[\\w+=,.@-]+$`),
+            'an IAM policy ARN (arn:aws:iam::ACCOUNT:policy/NAME or arn:aws:iam::aws:policy/NAME)',
+          ),
+        )
+        .default([]),
     }),
     taskDefinition: z.strictObject({
       family: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, { message: 'must be a task definition family name' }),
@@ -150,7 +274,7 @@ export const configSchema = z
       }),
       listener: z.strictObject({
         port: z.number().int().min(1).max(65535),
-        sslPolicy: z.string().regex(/^ELBSecurityPolicy-/, { message: 'must be an ELB security policy name' }),
+        sslPolicy,
       }),
     }),
     service: z.strictObject({
@@ -171,6 +295,13 @@ export const configSchema = z
       namespace: z.string().min(1).max(255),
       recentMinutes: z.number().int().min(1).max(1440),
     }),
+    /** The environment lock (src/core/lock.ts): a local file unless a DynamoDB table is named. */
+    lock: z
+      .strictObject({
+        dynamodbTable: z.string().regex(/^[a-zA-Z0-9_.-]{3,255}$/, { message: 'must be a DynamoDB table name' }).optional(),
+        leaseSeconds: z.number().int().min(5).max(3600).optional(),
+      })
+      .optional(),
   })
   .superRefine((config, ctx) => {
     // Row 7 of DESIGN.md §8: every ARN must be in this account and region, never a wildcard.
@@ -216,6 +347,29 @@ export const configSchema = z
           message: `${item.capacityProvider} is not one of cluster.capacityProviders`,
         });
       }
+    }
+    // Values AWS would refuse mid-run (moto takes them): refused here, before any call.
+    const { cpu, memory } = config.taskDefinition;
+    if (/^\d+$/.test(memory) && !fargateMemoryValid(cpu, Number(memory))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['taskDefinition', 'memory'],
+        message: `${memory} MiB is not a Fargate size for cpu ${cpu}: with cpu ${cpu} memory must be ${describeFargateMemory(cpu)}`,
+      });
+    }
+    if (config.taskDefinition.api.name === config.taskDefinition.logRouter.name) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['taskDefinition', 'logRouter', 'name'],
+        message: `is the same as taskDefinition.api.name ("${config.taskDefinition.api.name}"): container names in a task definition must differ`,
+      });
+    }
+    if (config.scaling.ecs.cpu.policyName === config.scaling.ecs.memory.policyName) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['scaling', 'ecs', 'memory', 'policyName'],
+        message: `is the same as scaling.ecs.cpu.policyName ("${config.scaling.ecs.cpu.policyName}"): two policies on one scalable target need two names (the second would replace the first)`,
+      });
     }
     for (const name of Object.keys(config.taskDefinition.api.secrets)) {
       if (name in config.taskDefinition.api.environment) {

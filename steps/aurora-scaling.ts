@@ -2,7 +2,7 @@
 import { DescribeDBClustersCommand, type DBCluster } from '@aws-sdk/client-rds';
 import { isAwsError } from '../src/core/errors.js';
 import type { Step, StepContext } from '../src/core/step.js';
-import { policySpec, targetTrackingStep, type InputState, type ScalingState } from './shared/target-tracking.js';
+import { policySpec, targetTrackingStep, type InputState } from './shared/target-tracking.js';
 
 /**
  * The cluster is an input the runbook assumes. Application Auto Scaling registers a target for any
@@ -36,7 +36,7 @@ async function auroraCluster(ctx: StepContext): Promise<InputState> {
   return { resource, problems, summary: `${cluster.Engine ?? 'aurora'} cluster available, writer ${writer?.DBInstanceIdentifier ?? '?'}` };
 }
 
-export const auroraScalingStep: Step<'aurora-scaling', ScalingState> = targetTrackingStep({
+export const auroraScalingStep: Step<'aurora-scaling'> = targetTrackingStep({
   id: 'aurora-scaling',
   section: '2.2',
   title: 'Aurora reader auto scaling',

@@ -2,12 +2,13 @@
 // DESIGN.md §8 row 12: the runbook's put-metric-data lines are examples with fixed values; sending
 // them on every apply would pollute production metrics. So apply writes nothing, validate reports
 // whether each metric is actually arriving, and `metrics put` (putBusinessMetric) publishes one
-// real value on an operator's explicit request.
+// real value on an operator's explicit request. The step owns no resource: its plan is always empty.
 import { GetMetricStatisticsCommand, PutMetricDataCommand, type StandardUnit } from '@aws-sdk/client-cloudwatch';
 import type { AwsClients } from '../src/aws/clients.js';
 import type { RunbookConfig } from '../src/config.js';
 import { UsageError } from '../src/core/errors.js';
-import { ok, warn, type Finding, type Step } from '../src/core/step.js';
+import { defineStep } from '../src/core/converge.js';
+import { ok, warn, type Finding } from '../src/core/step.js';
 
 export interface BusinessMetric {
   name: string;
@@ -36,20 +37,18 @@ const describeMetric = (namespace: string, metric: BusinessMetric) => {
 
 const CHECK = 'Business Metrics';
 
-export const businessMetricsStep: Step<'business-metrics', undefined> = {
+export const businessMetricsStep = defineStep<'business-metrics'>({
   id: 'business-metrics',
   section: '2.4',
   title: 'Custom business metrics',
+  needs: [],
 
-  async plan(ctx) {
-    // Metrics need no resource: they exist once the application publishes them.
-    return { changes: [], outputs: { namespace: ctx.config.metrics.namespace } };
-  },
-
-  async apply(ctx) {
-    ctx.report('no values published: the runbook\'s examples are not real data (use `fintech-runbook metrics put`)');
-    return { namespace: ctx.config.metrics.namespace };
-  },
+  // Metrics are no resource: they exist once the application publishes them. So nothing is owned,
+  // apply sends nothing and rollback has nothing to undo.
+  observe: async () => ({}),
+  resources: () => [],
+  outputs: (ctx) => ({ namespace: ctx.config.metrics.namespace }),
+  notes: () => ["no values published: the runbook's put-metric-data lines are examples, not data (use `fintech-runbook metrics put`)"],
 
   async validate(ctx) {
     const { namespace, recentMinutes } = ctx.config.metrics;
@@ -79,11 +78,7 @@ export const businessMetricsStep: Step<'business-metrics', undefined> = {
       }),
     );
   },
-
-  async rollback() {
-    // Nothing was written.
-  },
-};
+});
 
 export interface PutBusinessMetricOptions {
   unit?: string;

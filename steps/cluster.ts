@@ -1,194 +1,144 @@
 // Runbook 1.1: the ECS cluster, its capacity providers and default strategy, Container Insights, tags.
-import {
-  CreateClusterCommand,
-  DeleteClusterCommand,
-  DescribeClustersCommand,
-  PutClusterCapacityProvidersCommand,
-  TagResourceCommand,
-  UntagResourceCommand,
-  UpdateClusterSettingsCommand,
-  type Cluster,
-} from '@aws-sdk/client-ecs';
-import { diffFields, ecsTagList, missingTags, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
-import { fail, ok, stepWriter, type Change, type Finding, type Step, type StepContext } from '../src/core/step.js';
+import { DescribeClustersCommand, type Cluster } from '@aws-sdk/client-ecs';
+import { act, ref, type ActionSpec } from '../src/core/actions.js';
+import { defineStep, documentFindings, refuseUnhandled } from '../src/core/converge.js';
+import { changedTopLevel, type Doc, type IgnoreList } from '../src/core/document.js';
+import { ecsTags, managedTags, tagChanges, type TagMap } from '../src/core/tags.js';
+import type { Observed, ResourceDef, StepContext } from '../src/core/step.js';
 
-export interface ClusterState {
-  exists: boolean;
-  clusterArn?: string;
-  capacityProviders?: string[];
-  defaultStrategy?: Array<{ capacityProvider: string; weight: number; base: number }>;
-  containerInsights?: string;
-  tags?: Record<string, string>;
+/** The CreateCluster input, with tags as a map of the managed keys. */
+export interface ClusterDoc extends Doc {
+  clusterName: string;
+  capacityProviders: string[];
+  defaultCapacityProviderStrategy: Array<{ capacityProvider: string; weight: number; base: number }>;
+  settings: Array<{ name: string; value: string }>;
+  tags: TagMap;
+}
+
+/** Fields ECS sets itself: identity, state and counters. Everything else is compared. */
+export const CLUSTER_IGNORE: IgnoreList = [
+  'clusterArn',
+  'status',
+  'registeredContainerInstancesCount',
+  'runningTasksCount',
+  'pendingTasksCount',
+  'activeServicesCount',
+  'statistics',
+  'attachments',
+  'attachmentsStatus',
+];
+
+const normaliseStrategy = (items: Array<{ capacityProvider?: string; weight?: number; base?: number }> | undefined) =>
+  (items ?? []).map((i) => ({ capacityProvider: i.capacityProvider ?? '', weight: i.weight ?? 0, base: i.base ?? 0 }));
+
+/** The cluster as described, in the CreateCluster input's shape: unknown fields stay, to be seen. */
+export function clusterDoc(cluster: Cluster, managed: TagMap): ClusterDoc {
+  return {
+    ...(cluster as Doc),
+    clusterName: cluster.clusterName ?? '',
+    capacityProviders: [...(cluster.capacityProviders ?? [])].sort(),
+    defaultCapacityProviderStrategy: normaliseStrategy(cluster.defaultCapacityProviderStrategy),
+    settings: [...(cluster.settings ?? [])].map((s) => ({ name: s.name ?? '', value: s.value ?? '' })),
+    tags: managedTags(cluster.tags, managed),
+  };
+}
+
+function desiredCluster(ctx: StepContext): ClusterDoc {
+  const c = ctx.config.cluster;
+  return {
+    clusterName: c.name,
+    capacityProviders: [...c.capacityProviders].sort(),
+    defaultCapacityProviderStrategy: normaliseStrategy(c.defaultStrategy),
+    settings: [{ name: 'containerInsights', value: c.containerInsights }],
+    tags: ctx.config.tags,
+  };
 }
 
 async function describeCluster(ctx: StepContext): Promise<Cluster | undefined> {
   const { clusters } = await ctx.clients.ecs.send(
-    new DescribeClustersCommand({ clusters: [ctx.config.cluster.name], include: ['SETTINGS', 'TAGS'] }),
+    new DescribeClustersCommand({ clusters: [ctx.config.cluster.name], include: ['SETTINGS', 'TAGS', 'CONFIGURATIONS'] }),
   );
   // A deleted cluster is still described, as INACTIVE, for a while: it does not exist for us.
   return clusters?.find((c) => c.status === 'ACTIVE' || c.status === 'PROVISIONING');
 }
 
-function observe(cluster: Cluster | undefined): ClusterState {
-  if (!cluster) return { exists: false };
+function clusterResource(ctx: StepContext, observed: Observed): ResourceDef<ClusterDoc> {
+  const name = `ecs cluster ${ctx.config.cluster.name}`;
   return {
-    exists: true,
-    clusterArn: cluster.clusterArn,
-    capacityProviders: [...(cluster.capacityProviders ?? [])].sort(),
-    defaultStrategy: normaliseStrategy(cluster.defaultCapacityProviderStrategy),
-    containerInsights: cluster.settings?.find((s) => s.name === 'containerInsights')?.value,
-    tags: Object.fromEntries((cluster.tags ?? []).map((t) => [t.key ?? '', t.value ?? ''])),
+    id: 'cluster',
+    name,
+    desired: desiredCluster(ctx),
+    observed: observed.cluster as ClusterDoc | undefined,
+    ignore: CLUSTER_IGNORE,
+    create: (d) => [
+      act(
+        'ecs',
+        'CreateCluster',
+        {
+          clusterName: d.clusterName,
+          capacityProviders: d.capacityProviders,
+          defaultCapacityProviderStrategy: d.defaultCapacityProviderStrategy,
+          settings: d.settings,
+          tags: ecsTags(d.tags),
+        },
+        { binds: { clusterArn: 'cluster.clusterArn' }, adoptBinds: { clusterArn: 'clusterArn' } },
+      ),
+    ],
+    update: (d, o, diffs) => {
+      const changed = changedTopLevel(diffs);
+      refuseUnhandled(name, diffs, ['capacityProviders', 'defaultCapacityProviderStrategy', 'settings', 'configuration', 'serviceConnectDefaults', 'tags']);
+      const actions: ActionSpec[] = [];
+      if (changed.has('capacityProviders') || changed.has('defaultCapacityProviderStrategy')) {
+        actions.push(
+          act('ecs', 'PutClusterCapacityProviders', {
+            cluster: d.clusterName,
+            capacityProviders: d.capacityProviders,
+            defaultCapacityProviderStrategy: d.defaultCapacityProviderStrategy,
+          }),
+        );
+      }
+      // UpdateCluster with settings is the same change as UpdateClusterSettings on AWS, and moto
+      // answers UpdateClusterSettings with HTTP 500.
+      const update: Record<string, unknown> = {};
+      if (changed.has('settings')) update.settings = d.settings;
+      if (changed.has('configuration')) update.configuration = d.configuration ?? {};
+      if (changed.has('serviceConnectDefaults')) update.serviceConnectDefaults = d.serviceConnectDefaults ?? { namespace: '' };
+      if (Object.keys(update).length) actions.push(act('ecs', 'UpdateCluster', { cluster: d.clusterName, ...update }));
+      const { tag, untag } = tagChanges(d.tags, o.tags);
+      const resourceArn = o.clusterArn as string;
+      if (Object.keys(tag).length) actions.push(act('ecs', 'TagResource', { resourceArn, tags: ecsTags(tag) }));
+      if (untag.length) actions.push(act('ecs', 'UntagResource', { resourceArn, tagKeys: untag }));
+      return actions;
+    },
+    // ECS refuses to delete a cluster with services left, which protects them.
+    remove: (o) => [act('ecs', 'DeleteCluster', { cluster: o.clusterName }, { goneErrors: ['ClusterNotFoundException'] })],
   };
 }
 
-function normaliseStrategy(items: Array<{ capacityProvider?: string; weight?: number; base?: number }> | undefined) {
-  return (items ?? []).map((i) => ({ capacityProvider: i.capacityProvider ?? '', weight: i.weight ?? 0, base: i.base ?? 0 }));
+async function observe(ctx: StepContext): Promise<Observed> {
+  const cluster = await describeCluster(ctx);
+  return { cluster: cluster && clusterDoc(cluster, ctx.config.tags) };
 }
 
-function desired(ctx: StepContext) {
-  const c = ctx.config.cluster;
-  return {
-    capacityProviders: [...c.capacityProviders].sort(),
-    defaultStrategy: normaliseStrategy(c.defaultStrategy),
-    containerInsights: c.containerInsights,
-  };
-}
-
-const resourceName = (ctx: StepContext) => `ecs cluster ${ctx.config.cluster.name}`;
-
-export const clusterStep: Step<'cluster', ClusterState> = {
+export const clusterStep = defineStep<'cluster'>({
   id: 'cluster',
   section: '1.1',
   title: 'ECS cluster',
+  needs: [],
 
-  async plan(ctx) {
-    const cluster = await describeCluster(ctx);
-    const before = observe(cluster);
-    const resource = resourceName(ctx);
-    if (!before.exists) {
-      return {
-        before,
-        changes: [{ resource, action: 'create', fields: diffFields({ ...desired(ctx), tags: ctx.config.tags }, {}) }],
-      };
-    }
-    const fields = [
-      ...diffFields(desired(ctx), before as unknown as Record<string, unknown>),
-      ...tagsAsDiff(missingTags(ctx.config.tags, cluster?.tags), cluster?.tags),
-    ];
-    const changes: Change[] = fields.length ? [{ resource, action: 'update', fields }] : [];
-    return { before, changes, outputs: { clusterArn: before.clusterArn!, clusterName: ctx.config.cluster.name } };
-  },
+  observe,
 
-  async apply(ctx, plan) {
-    const write = stepWriter(ctx, 'cluster');
-    const c = ctx.config.cluster;
-    const resource = resourceName(ctx);
-    if (!plan.before?.exists) {
-      const { cluster } = await write(resource, 'create', 'CreateCluster', () =>
-        ctx.clients.ecs.send(
-          new CreateClusterCommand({
-            clusterName: c.name,
-            capacityProviders: c.capacityProviders,
-            defaultCapacityProviderStrategy: c.defaultStrategy,
-            settings: [{ name: 'containerInsights', value: c.containerInsights }],
-            tags: ecsTagList(ctx.config.tags),
-          }),
-        ),
-      );
-      return { clusterArn: cluster!.clusterArn!, clusterName: c.name };
-    }
-    const changed = new Set(plan.changes.flatMap((change) => change.fields ?? []).map((f) => f.field.split('.')[0]));
-    if (changed.has('capacityProviders') || changed.has('defaultStrategy')) {
-      await write(resource, 'update', 'PutClusterCapacityProviders', () =>
-        ctx.clients.ecs.send(
-          new PutClusterCapacityProvidersCommand({
-            cluster: c.name,
-            capacityProviders: c.capacityProviders,
-            defaultCapacityProviderStrategy: c.defaultStrategy,
-          }),
-        ),
-      );
-    }
-    if (changed.has('containerInsights')) {
-      await write(resource, 'update', 'UpdateClusterSettings', () =>
-        ctx.clients.ecs.send(
-          new UpdateClusterSettingsCommand({ cluster: c.name, settings: [{ name: 'containerInsights', value: c.containerInsights }] }),
-        ),
-      );
-    }
-    if (changed.has('tags')) {
-      const tags = missingTags(ctx.config.tags, ecsTagList(plan.before.tags ?? {}));
-      await write(resource, 'update', 'TagResource', () =>
-        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: plan.before!.clusterArn, tags: ecsTagList(tags) })),
-      );
-    }
-    return { clusterArn: plan.before.clusterArn!, clusterName: c.name };
-  },
+  resources: (ctx, observed) => [clusterResource(ctx, observed)],
+
+  outputs: (ctx, observed) => ({
+    clusterArn: (observed.cluster?.clusterArn as string | undefined) ?? ref('cluster', 'clusterArn'),
+    clusterName: ctx.config.cluster.name,
+  }),
 
   async validate(ctx) {
-    const check = 'Cluster Ready';
-    const resource = resourceName(ctx);
-    const state = observe(await describeCluster(ctx));
-    if (!state.exists) return [fail(check, resource, 'cluster does not exist or is not ACTIVE')];
-    const findings: Finding[] = [];
-    const want = desired(ctx);
-    findings.push(
-      state.containerInsights === want.containerInsights
-        ? ok(check, resource, `ACTIVE, Container Insights ${state.containerInsights}`)
-        : fail(check, resource, `Container Insights is ${state.containerInsights ?? 'unset'}, want ${want.containerInsights}`),
-    );
-    const missing = want.capacityProviders.filter((p) => !state.capacityProviders?.includes(p));
-    findings.push(
-      missing.length === 0
-        ? ok('Capacity Providers', resource, `capacity providers ${state.capacityProviders?.join(', ')}`)
-        : fail('Capacity Providers', resource, `capacity providers missing: ${missing.join(', ')}`),
-    );
-    return findings;
+    return documentFindings('Cluster Ready', [clusterResource(ctx, await observe(ctx))], (r) => {
+      const insights = (r.observed as ClusterDoc).settings.find((s) => s.name === 'containerInsights')?.value;
+      return `ACTIVE, Container Insights ${insights}, capacity providers ${(r.observed as ClusterDoc).capacityProviders.join(', ')}`;
+    });
   },
-
-  async rollback(ctx, before) {
-    if (!before) return;
-    const write = stepWriter(ctx, 'cluster');
-    const c = ctx.config.cluster;
-    const resource = resourceName(ctx);
-    const now = await describeCluster(ctx);
-    if (!before.exists) {
-      // Created by this run: remove it (ECS refuses while services remain, which protects them).
-      if (now) {
-        await write(resource, 'delete', 'DeleteCluster', () => ctx.clients.ecs.send(new DeleteClusterCommand({ cluster: c.name })));
-      }
-      return;
-    }
-    if (!now) return; // someone else deleted it; nothing of ours to restore
-    const current = observe(now);
-    if (diffFields({ capacityProviders: before.capacityProviders, defaultStrategy: before.defaultStrategy }, current as never).length > 0) {
-      await write(resource, 'update', 'PutClusterCapacityProviders', () =>
-        ctx.clients.ecs.send(
-          new PutClusterCapacityProvidersCommand({
-            cluster: c.name,
-            capacityProviders: before.capacityProviders ?? [],
-            defaultCapacityProviderStrategy: before.defaultStrategy ?? [],
-          }),
-        ),
-      );
-    }
-    if (before.containerInsights && current.containerInsights !== before.containerInsights) {
-      await write(resource, 'update', 'UpdateClusterSettings', () =>
-        ctx.clients.ecs.send(
-          new UpdateClusterSettingsCommand({ cluster: c.name, settings: [{ name: 'containerInsights', value: before.containerInsights }] }),
-        ),
-      );
-    }
-    const { untag, retag } = tagsToRestore(before.tags ?? {}, current.tags ?? {}, ctx.config.tags);
-    if (untag.length) {
-      await write(resource, 'update', 'UntagResource', () =>
-        ctx.clients.ecs.send(new UntagResourceCommand({ resourceArn: current.clusterArn, tagKeys: untag })),
-      );
-    }
-    if (Object.keys(retag).length) {
-      await write(resource, 'update', 'TagResource', () =>
-        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: current.clusterArn, tags: ecsTagList(retag) })),
-      );
-    }
-  },
-};
+});

@@ -2,7 +2,7 @@
 import { DescribeTableCommand, type TableDescription } from '@aws-sdk/client-dynamodb';
 import { isAwsError } from '../src/core/errors.js';
 import type { Step, StepContext } from '../src/core/step.js';
-import { policySpec, targetTrackingStep, type InputState, type ScalingState } from './shared/target-tracking.js';
+import { policySpec, targetTrackingStep, type InputState } from './shared/target-tracking.js';
 
 /**
  * The table is an input the runbook assumes. Application Auto Scaling (and moto) accepts a target
@@ -29,7 +29,7 @@ async function dynamodbTable(ctx: StepContext): Promise<InputState> {
   return { resource, problems, summary: `exists, ${billingMode}` };
 }
 
-export const dynamodbScalingStep: Step<'dynamodb-scaling', ScalingState> = targetTrackingStep({
+export const dynamodbScalingStep: Step<'dynamodb-scaling'> = targetTrackingStep({
   id: 'dynamodb-scaling',
   section: '2.3',
   title: 'DynamoDB write capacity auto scaling',

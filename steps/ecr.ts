@@ -1,48 +1,70 @@
-// Runbook 1.2: the ECR repository (scan on push, encryption, immutable tags), its lifecycle policy, tags.
+// Runbook 1.2: the ECR repository (scan on push, encryption, immutable tags), its lifecycle policy,
+// its repository policy (the runbook sets none), tags.
 import {
-  CreateRepositoryCommand,
-  DeleteLifecyclePolicyCommand,
-  DeleteRepositoryCommand,
   DescribeRepositoriesCommand,
   GetLifecyclePolicyCommand,
+  GetRepositoryPolicyCommand,
   ListImagesCommand,
   ListTagsForResourceCommand,
-  PutImageScanningConfigurationCommand,
-  PutImageTagMutabilityCommand,
-  PutLifecyclePolicyCommand,
-  TagResourceCommand,
-  UntagResourceCommand,
-  type ImageTagMutability,
-  type ImageTagMutabilityExclusionFilter,
   type Repository,
 } from '@aws-sdk/client-ecr';
-import { names, type RunbookConfig } from '../src/config.js';
-import { awsTagList, diffFields, missingTags, sameValue, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
-import { isAwsError, UnsafeChangeError } from '../src/core/errors.js';
-import { fail, ok, stepWriter, warn, type Change, type FieldDiff, type Finding, type Step, type StepContext } from '../src/core/step.js';
+import type { RunbookConfig } from '../src/config.js';
+import { act, ref, type ActionSpec } from '../src/core/actions.js';
+import { defineStep, refuseUnhandled } from '../src/core/converge.js';
+import { changedTopLevel, diffDocuments, type Doc, type IgnoreList } from '../src/core/document.js';
+import { describeAwsError, isAwsError } from '../src/core/errors.js';
+import { awsTags, managedTags, tagChanges, type TagMap } from '../src/core/tags.js';
+import { fail, ok, warn, type FieldDiff, type Finding, type Observed, type ResourceDef, type StepContext } from '../src/core/step.js';
 
-export interface EcrState {
-  exists: boolean;
-  repositoryArn?: string;
-  repositoryUri?: string;
-  imageTagMutability?: string;
-  /** Kept so a rollback from IMMUTABLE back to *_WITH_EXCLUSION restores the filters too. */
-  imageTagMutabilityExclusionFilters?: ImageTagMutabilityExclusionFilter[];
-  scanOnPush?: boolean;
-  encryptionType?: string;
-  kmsKey?: string;
-  /** The policy text exactly as it was, so a rollback puts back the same document; undefined = none. */
-  lifecyclePolicyText?: string;
-  tags?: Record<string, string>;
+/** The CreateRepository input, with tags as a map of the managed keys. */
+export interface RepositoryDoc extends Doc {
+  repositoryName: string;
+  imageTagMutability: string;
+  imageTagMutabilityExclusionFilters?: Array<{ filterType?: string; filter?: string }>;
+  imageScanningConfiguration: { scanOnPush: boolean };
+  encryptionConfiguration: { encryptionType: string; kmsKey?: string };
+  tags: TagMap;
 }
 
-const repositoryName = (ctx: StepContext) => ctx.config.ecr.repositoryName;
-const resourceName = (ctx: StepContext) => `ecr repository ${repositoryName(ctx)}`;
-const repositoryArnOf = (config: RunbookConfig) =>
-  `arn:aws:ecr:${config.region}:${config.accountId}:repository/${config.ecr.repositoryName}`;
+/** The PutLifecyclePolicy input with the policy parsed (compared as JSON); no `lifecyclePolicyText` = no policy. */
+export interface LifecyclePolicyDoc extends Doc {
+  repositoryName: string;
+  lifecyclePolicyText?: unknown;
+}
+
+/** The SetRepositoryPolicy input with the policy parsed; no `policyText` = no policy. */
+export interface RepositoryPolicyDoc extends Doc {
+  repositoryName: string;
+  policyText?: unknown;
+}
+
+/** Fields ECR sets itself. Everything else DescribeRepositories returns is compared. */
+export const REPOSITORY_IGNORE: IgnoreList = [
+  'repositoryArn', // identity, set by ECR (the tag builders read it)
+  'registryId', // the account id
+  'repositoryUri', // derived from account, region and name
+  'createdAt', // timestamp
+  'imageCount', // ours, not AWS's: images on ListImages' first page, so remove keeps a repository holding images
+];
+
+/**
+ * Added only when the config sets no `ecr.kmsKey`: KMS encryption then uses a key the config does
+ * not name. AWS picks the AWS-managed key (aws/ecr); moto makes one up. With a configured key, the
+ * key is compared like any other field.
+ */
+export const UNCONFIGURED_KMS_KEY_IGNORE: IgnoreList = ['encryptionConfiguration.kmsKey'];
+
+export const LIFECYCLE_POLICY_IGNORE: IgnoreList = [
+  'registryId', // the account id
+  'lastEvaluatedAt', // when ECR last ran the policy
+];
+
+export const REPOSITORY_POLICY_IGNORE: IgnoreList = [
+  'registryId', // the account id
+];
 
 /** The runbook's lifecycle-policy.json, built from the config. */
-function desiredLifecyclePolicy(config: RunbookConfig) {
+export function desiredLifecyclePolicy(config: RunbookConfig) {
   const { keepLast, tagPrefixes } = config.ecr.lifecycle;
   return {
     rules: [
@@ -56,8 +78,8 @@ function desiredLifecyclePolicy(config: RunbookConfig) {
   };
 }
 
-/** Lifecycle policy text as a value to compare; text that is not JSON compares as itself. */
-function parseLifecycle(text: string | undefined): unknown {
+/** Policy text as a value to compare; text that is not JSON compares (and is put back) as itself. */
+function parseJson(text: string | undefined): unknown {
   if (text === undefined) return undefined;
   try {
     return JSON.parse(text);
@@ -65,10 +87,147 @@ function parseLifecycle(text: string | undefined): unknown {
     return text;
   }
 }
+const asText = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
 
-/** A configured key may be a key id or an ARN; ECR always reports the ARN. */
-const sameKmsKey = (observed: string | undefined, wanted: string) =>
-  observed === wanted || (observed?.endsWith(`:key/${wanted}`) ?? false);
+/** Drop the SDK's $metadata: the rest of a Get* reply is the document. */
+const reply = <T extends { $metadata?: unknown }>({ $metadata: _m, ...rest }: T) => rest as Doc;
+
+/**
+ * The repository as described, in the CreateRepository input's shape: unknown fields stay, to be
+ * seen. A configured key may be a key id or an ARN and ECR reports the ARN: the same key is spelt
+ * as configured. ECR's defaults are filled in: MUTABLE, no scanning, AES256.
+ */
+export function repositoryDoc(repo: Repository, tags: TagMap, imageCount: number, kmsKey: string | undefined): RepositoryDoc {
+  const encryption = { ...repo.encryptionConfiguration, encryptionType: repo.encryptionConfiguration?.encryptionType ?? 'AES256' };
+  if (kmsKey && encryption.kmsKey?.endsWith(`:key/${kmsKey}`)) encryption.kmsKey = kmsKey;
+  return {
+    ...(repo as Doc),
+    repositoryName: repo.repositoryName ?? '',
+    imageTagMutability: repo.imageTagMutability ?? 'MUTABLE',
+    imageScanningConfiguration: { ...repo.imageScanningConfiguration, scanOnPush: repo.imageScanningConfiguration?.scanOnPush ?? false },
+    encryptionConfiguration: encryption,
+    tags,
+    imageCount,
+  };
+}
+
+function desiredRepository(ctx: StepContext): RepositoryDoc {
+  const e = ctx.config.ecr;
+  return {
+    repositoryName: e.repositoryName,
+    imageTagMutability: e.tagMutability,
+    imageScanningConfiguration: { scanOnPush: e.scanOnPush },
+    encryptionConfiguration: { encryptionType: e.encryptionType, ...(e.kmsKey ? { kmsKey: e.kmsKey } : {}) },
+    tags: ctx.config.tags,
+  };
+}
+
+const repositoryName = (ctx: StepContext) => ctx.config.ecr.repositoryName;
+const repositoryLabel = (ctx: StepContext) => `ecr repository ${repositoryName(ctx)}`;
+
+/** The filters go with the mutability they belong to, and only when there are any. */
+const mutabilityInput = (d: RepositoryDoc) => ({
+  imageTagMutability: d.imageTagMutability,
+  ...(d.imageTagMutabilityExclusionFilters?.length ? { imageTagMutabilityExclusionFilters: d.imageTagMutabilityExclusionFilters } : {}),
+});
+
+function repositoryResource(ctx: StepContext, observed: Observed): ResourceDef<RepositoryDoc> {
+  const name = repositoryLabel(ctx);
+  return {
+    id: 'repository',
+    name,
+    desired: desiredRepository(ctx),
+    observed: observed.repository as RepositoryDoc | undefined,
+    ignore: ctx.config.ecr.kmsKey ? REPOSITORY_IGNORE : [...REPOSITORY_IGNORE, ...UNCONFIGURED_KMS_KEY_IGNORE],
+    // CreateRepository sets every compared field, tags included: nothing to leave out when adopting.
+    adoptIgnore: [],
+    create: (d) => [
+      act(
+        'ecr',
+        'CreateRepository',
+        {
+          repositoryName: d.repositoryName,
+          ...mutabilityInput(d),
+          imageScanningConfiguration: d.imageScanningConfiguration,
+          encryptionConfiguration: d.encryptionConfiguration,
+          tags: awsTags(d.tags),
+        },
+        {
+          binds: { repositoryArn: 'repository.repositoryArn', repositoryUri: 'repository.repositoryUri' },
+          adoptBinds: { repositoryArn: 'repositoryArn', repositoryUri: 'repositoryUri' },
+          existsErrors: ['RepositoryAlreadyExistsException'],
+        },
+      ),
+    ],
+    update: (d, o, diffs) => {
+      // Encryption is fixed at creation: changing it means replacing the repository and its
+      // images, which a person decides, never this tool.
+      refuseUnhandled(name, diffs, ['imageTagMutability', 'imageTagMutabilityExclusionFilters', 'imageScanningConfiguration', 'tags']);
+      const changed = changedTopLevel(diffs);
+      const actions: ActionSpec[] = [];
+      if (changed.has('imageTagMutability') || changed.has('imageTagMutabilityExclusionFilters')) {
+        actions.push(act('ecr', 'PutImageTagMutability', { repositoryName: d.repositoryName, ...mutabilityInput(d) }));
+      }
+      if (changed.has('imageScanningConfiguration')) {
+        actions.push(act('ecr', 'PutImageScanningConfiguration', { repositoryName: d.repositoryName, imageScanningConfiguration: d.imageScanningConfiguration }));
+      }
+      const { tag, untag } = tagChanges(d.tags, o.tags);
+      const resourceArn = o.repositoryArn as string;
+      if (Object.keys(tag).length) actions.push(act('ecr', 'TagResource', { resourceArn, tags: awsTags(tag) }));
+      if (untag.length) actions.push(act('ecr', 'UntagResource', { resourceArn, tagKeys: untag }));
+      return actions;
+    },
+    // Never with `force`: ECR then refuses (RepositoryNotEmptyException) if an image arrived
+    // after the count, which keeps it.
+    remove: (o) =>
+      (o.imageCount as number) > 0
+        ? `holds ${o.imageCount as number} image(s): never deleted`
+        : [act('ecr', 'DeleteRepository', { repositoryName: o.repositoryName }, { goneErrors: ['RepositoryNotFoundException'] })],
+  };
+}
+
+function lifecyclePolicyResource(ctx: StepContext, observed: Observed): ResourceDef<LifecyclePolicyDoc> {
+  const name = `lifecycle policy of ${repositoryLabel(ctx)}`;
+  const put = (d: LifecyclePolicyDoc) => act('ecr', 'PutLifecyclePolicy', { repositoryName: d.repositoryName, lifecyclePolicyText: asText(d.lifecyclePolicyText) });
+  const del = (repositoryName: string) =>
+    act('ecr', 'DeleteLifecyclePolicy', { repositoryName }, { goneErrors: ['LifecyclePolicyNotFoundException', 'RepositoryNotFoundException'] });
+  return {
+    id: 'lifecycle-policy',
+    name,
+    desired: { repositoryName: repositoryName(ctx), lifecyclePolicyText: desiredLifecyclePolicy(ctx.config) },
+    observed: observed['lifecycle-policy'] as LifecyclePolicyDoc | undefined,
+    ignore: LIFECYCLE_POLICY_IGNORE,
+    create: (d) => (d.lifecyclePolicyText === undefined ? [] : [put(d)]),
+    update: (d, _o, diffs) => {
+      refuseUnhandled(name, diffs, ['lifecyclePolicyText']);
+      // Converging to "no policy" (a rollback to a repository that had none) deletes it.
+      return [d.lifecyclePolicyText === undefined ? del(d.repositoryName) : put(d)];
+    },
+    remove: (o) => (o.lifecyclePolicyText === undefined ? [] : [del(o.repositoryName)]),
+  };
+}
+
+function repositoryPolicyResource(ctx: StepContext, observed: Observed): ResourceDef<RepositoryPolicyDoc> {
+  const name = `repository policy of ${repositoryLabel(ctx)}`;
+  const del = (repositoryName: string) =>
+    act('ecr', 'DeleteRepositoryPolicy', { repositoryName }, { goneErrors: ['RepositoryPolicyNotFoundException', 'RepositoryNotFoundException'] });
+  const set = (d: RepositoryPolicyDoc) => act('ecr', 'SetRepositoryPolicy', { repositoryName: d.repositoryName, policyText: asText(d.policyText) });
+  return {
+    id: 'repository-policy',
+    name,
+    // The runbook sets none: a policy that appeared out of band (cross-account pulls, pushes) is drift.
+    desired: { repositoryName: repositoryName(ctx) },
+    observed: observed['repository-policy'] as RepositoryPolicyDoc | undefined,
+    ignore: REPOSITORY_POLICY_IGNORE,
+    create: (d) => (d.policyText === undefined ? [] : [set(d)]),
+    // Rollback to a `before` that had one puts it back.
+    update: (d, _o, diffs) => {
+      refuseUnhandled(name, diffs, ['policyText']);
+      return [d.policyText === undefined ? del(d.repositoryName) : set(d)];
+    },
+    remove: (o) => (o.policyText === undefined ? [] : [del(o.repositoryName)]),
+  };
+}
 
 async function describeRepository(ctx: StepContext): Promise<Repository | undefined> {
   try {
@@ -80,263 +239,114 @@ async function describeRepository(ctx: StepContext): Promise<Repository | undefi
   }
 }
 
-async function getLifecyclePolicyText(ctx: StepContext): Promise<string | undefined> {
+/** A Get* reply, or undefined when the API says there is none. */
+async function getOrNone<T>(call: () => Promise<T>, noneError: string): Promise<T | undefined> {
   try {
-    const { lifecyclePolicyText } = await ctx.clients.ecr.send(new GetLifecyclePolicyCommand({ repositoryName: repositoryName(ctx) }));
-    return lifecyclePolicyText;
+    return await call();
   } catch (error) {
-    if (isAwsError(error, 'LifecyclePolicyNotFoundException')) return undefined;
+    if (isAwsError(error, noneError)) return undefined;
     throw error;
   }
 }
 
-/** Everything rollback needs to put the repository back; reads only. */
-async function observe(ctx: StepContext, repo: Repository | undefined): Promise<EcrState> {
-  if (!repo) return { exists: false };
-  const repositoryArn = repo.repositoryArn ?? repositoryArnOf(ctx.config);
-  const [lifecyclePolicyText, tagResponse] = await Promise.all([
-    getLifecyclePolicyText(ctx),
-    ctx.clients.ecr.send(new ListTagsForResourceCommand({ resourceArn: repositoryArn })),
+async function observe(ctx: StepContext): Promise<Observed> {
+  const repositoryName = ctx.config.ecr.repositoryName;
+  const repo = await describeRepository(ctx);
+  // A repository that does not exist holds no repository policy: "none", as desired, so a fresh
+  // plan shows no change for it. Its lifecycle policy is created with it.
+  if (!repo) return { repository: undefined, 'lifecycle-policy': undefined, 'repository-policy': { repositoryName } };
+  const { ecr } = ctx.clients;
+  const [tags, images, lifecycle, policy] = await Promise.all([
+    ecr.send(new ListTagsForResourceCommand({ resourceArn: repo.repositoryArn })),
+    // The first page is enough to know that it is not empty.
+    ecr.send(new ListImagesCommand({ repositoryName, maxResults: 1000 })),
+    getOrNone(() => ecr.send(new GetLifecyclePolicyCommand({ repositoryName })), 'LifecyclePolicyNotFoundException'),
+    getOrNone(() => ecr.send(new GetRepositoryPolicyCommand({ repositoryName })), 'RepositoryPolicyNotFoundException'),
   ]);
   return {
-    exists: true,
-    repositoryArn,
-    repositoryUri: repo.repositoryUri ?? names.repositoryUri(ctx.config),
-    imageTagMutability: repo.imageTagMutability,
-    ...(repo.imageTagMutabilityExclusionFilters?.length
-      ? { imageTagMutabilityExclusionFilters: repo.imageTagMutabilityExclusionFilters }
-      : {}),
-    scanOnPush: repo.imageScanningConfiguration?.scanOnPush ?? false,
-    encryptionType: repo.encryptionConfiguration?.encryptionType,
-    kmsKey: repo.encryptionConfiguration?.kmsKey,
-    lifecyclePolicyText,
-    tags: Object.fromEntries((tagResponse.tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
+    repository: repositoryDoc(repo, managedTags(tags.tags, ctx.config.tags), images.imageIds?.length ?? 0, ctx.config.ecr.kmsKey),
+    'lifecycle-policy': lifecycle
+      ? { ...reply(lifecycle), repositoryName, lifecyclePolicyText: parseJson(lifecycle.lifecyclePolicyText) }
+      : { repositoryName },
+    'repository-policy': policy ? { ...reply(policy), repositoryName, policyText: parseJson(policy.policyText) } : { repositoryName },
   };
 }
 
-/** The fields apply can change in place. */
-function desired(ctx: StepContext) {
-  return {
-    imageTagMutability: ctx.config.ecr.tagMutability,
-    scanOnPush: ctx.config.ecr.scanOnPush,
-    lifecyclePolicy: desiredLifecyclePolicy(ctx.config),
-  };
+const resources = (ctx: StepContext, observed: Observed): ResourceDef[] => [
+  repositoryResource(ctx, observed),
+  lifecyclePolicyResource(ctx, observed),
+  repositoryPolicyResource(ctx, observed),
+];
+
+const show = (value: unknown) => (value === undefined ? 'unset' : typeof value === 'string' ? value : JSON.stringify(value));
+const describeDiffs = (diffs: FieldDiff[]) => diffs.map((d) => `${d.field} is ${show(d.from)}, config wants ${show(d.to)}`).join('; ');
+
+const IMMUTABLE_CHECK = 'ECR Tag Mutability';
+const REPOSITORY_CHECK = 'ECR Repository';
+
+function findings(ctx: StepContext, observed: Observed): Finding[] {
+  const [repository, lifecycle, policy] = resources(ctx, observed);
+  const name = repositoryName(ctx);
+  const o = repository.observed as RepositoryDoc | undefined;
+  if (!o) {
+    return [fail(IMMUTABLE_CHECK, repository.name, `repository ${name} does not exist`), fail(REPOSITORY_CHECK, repository.name, `repository ${name} does not exist`)];
+  }
+  const out: Finding[] = [];
+  // Runbook 3.5 (also in the security checklist).
+  out.push(
+    o.imageTagMutability === 'IMMUTABLE'
+      ? ok(IMMUTABLE_CHECK, repository.name, `repository ${name}: image tags IMMUTABLE`)
+      : fail(IMMUTABLE_CHECK, repository.name, `repository ${name} has image tag mutability ${o.imageTagMutability}, section 3.5 requires IMMUTABLE`),
+  );
+  // The rest of the repository document; the mutability has its check above.
+  const drift = diffDocuments(repository.desired, o, [...repository.ignore, 'imageTagMutability', 'imageTagMutabilityExclusionFilters']);
+  const noScan = drift.some((d) => d.field === 'imageScanningConfiguration.scanOnPush' && d.from === false);
+  out.push(
+    drift.length
+      ? fail(REPOSITORY_CHECK, repository.name, `repository ${name}${noScan ? ' does not scan images on push;' : ''} differs from the config: ${describeDiffs(drift)} (run plan)`)
+      : ok(REPOSITORY_CHECK, repository.name, `scan on push ${o.imageScanningConfiguration.scanOnPush ? 'enabled' : 'disabled'}, encrypted with ${o.encryptionConfiguration.encryptionType}`),
+  );
+  const l = lifecycle.observed as LifecyclePolicyDoc;
+  const lifecycleDrift = diffDocuments(lifecycle.desired, l, lifecycle.ignore);
+  out.push(
+    l.lifecyclePolicyText === undefined
+      ? fail(REPOSITORY_CHECK, lifecycle.name, `repository ${name} has no lifecycle policy`)
+      : lifecycleDrift.length
+        ? warn(REPOSITORY_CHECK, lifecycle.name, `lifecycle policy present but differs from the config: ${lifecycleDrift.map((d) => d.field).join(', ')} (run plan)`)
+        : ok(REPOSITORY_CHECK, lifecycle.name, 'lifecycle policy present'),
+  );
+  const policyDrift = diffDocuments(policy.desired, policy.observed, policy.ignore);
+  out.push(
+    policyDrift.length
+      ? fail(REPOSITORY_CHECK, policy.name, `repository ${name} has a repository policy the runbook does not set (${policyDrift.map((d) => d.field).join(', ')}): apply removes it (run plan)`)
+      : ok(REPOSITORY_CHECK, policy.name, 'no repository policy (the runbook sets none)'),
+  );
+  return out;
 }
 
-function observedFields(state: EcrState): Record<string, unknown> {
-  return {
-    imageTagMutability: state.imageTagMutability,
-    scanOnPush: state.scanOnPush,
-    lifecyclePolicy: parseLifecycle(state.lifecyclePolicyText),
-  };
-}
-
-/** Encryption is fixed at creation. kmsKey is compared only when configured (otherwise AWS, or moto, picks it). */
-function encryptionDrift(ctx: StepContext, state: EcrState): FieldDiff[] {
-  const { encryptionType, kmsKey } = ctx.config.ecr;
-  const drift: FieldDiff[] = [];
-  if (state.encryptionType !== encryptionType) drift.push({ field: 'encryptionType', from: state.encryptionType, to: encryptionType });
-  if (kmsKey && !sameKmsKey(state.kmsKey, kmsKey)) drift.push({ field: 'kmsKey', from: state.kmsKey, to: kmsKey });
-  return drift;
-}
-
-const tagList = (tags: Record<string, string> | undefined) => awsTagList(tags ?? {});
-
-export const ecrStep: Step<'ecr', EcrState> = {
+export const ecrStep = defineStep<'ecr'>({
   id: 'ecr',
   section: '1.2',
   title: 'ECR repository',
+  needs: [],
 
-  async plan(ctx) {
-    const before = await observe(ctx, await describeRepository(ctx));
-    const resource = resourceName(ctx);
-    if (!before.exists) {
-      const { encryptionType, kmsKey } = ctx.config.ecr;
-      return {
-        before,
-        changes: [
-          {
-            resource,
-            action: 'create',
-            fields: diffFields({ ...desired(ctx), encryptionType, ...(kmsKey ? { kmsKey } : {}), tags: ctx.config.tags }, {}),
-          },
-        ],
-      };
-    }
-    const unsafe = encryptionDrift(ctx, before);
-    if (unsafe.length) {
-      const what = unsafe.map((d) => `${d.field} is ${String(d.from ?? 'unset')}, config wants ${String(d.to)}`).join('; ');
-      throw new UnsafeChangeError(
-        `${resource}: ${what}. ECR cannot change encryption after creation: the repository would have to be replaced ` +
-          '(deleted and re-created, with its images), and a person must decide that; this tool will not.',
-      );
-    }
-    const fields = [
-      ...diffFields(desired(ctx), observedFields(before)),
-      ...tagsAsDiff(missingTags(ctx.config.tags, tagList(before.tags)), tagList(before.tags)),
-    ];
-    const changes: Change[] = fields.length ? [{ resource, action: 'update', fields }] : [];
-    return { before, changes, outputs: { repositoryUri: before.repositoryUri!, repositoryArn: before.repositoryArn! } };
-  },
+  observe,
 
-  async apply(ctx, plan) {
-    const write = stepWriter(ctx, 'ecr');
-    const e = ctx.config.ecr;
-    const name = repositoryName(ctx);
-    const resource = resourceName(ctx);
-    const putLifecyclePolicy = () =>
-      write(resource, 'update', 'PutLifecyclePolicy', () =>
-        ctx.clients.ecr.send(
-          new PutLifecyclePolicyCommand({ repositoryName: name, lifecyclePolicyText: JSON.stringify(desiredLifecyclePolicy(ctx.config)) }),
-        ),
-      );
+  resources,
 
-    if (!plan.before?.exists) {
-      const { repository } = await write(resource, 'create', 'CreateRepository', () =>
-        ctx.clients.ecr.send(
-          new CreateRepositoryCommand({
-            repositoryName: name,
-            imageScanningConfiguration: { scanOnPush: e.scanOnPush },
-            encryptionConfiguration: { encryptionType: e.encryptionType, ...(e.kmsKey ? { kmsKey: e.kmsKey } : {}) },
-            imageTagMutability: e.tagMutability,
-            tags: awsTagList(ctx.config.tags),
-          }),
-        ),
-      );
-      await putLifecyclePolicy();
-      return {
-        repositoryUri: repository?.repositoryUri ?? names.repositoryUri(ctx.config),
-        repositoryArn: repository?.repositoryArn ?? repositoryArnOf(ctx.config),
-      };
-    }
-
-    const before = plan.before;
-    const changed = new Set(plan.changes.flatMap((change) => change.fields ?? []).map((f) => f.field.split('.')[0]));
-    if (changed.has('imageTagMutability')) {
-      await write(resource, 'update', 'PutImageTagMutability', () =>
-        ctx.clients.ecr.send(new PutImageTagMutabilityCommand({ repositoryName: name, imageTagMutability: e.tagMutability })),
-      );
-    }
-    if (changed.has('scanOnPush')) {
-      await write(resource, 'update', 'PutImageScanningConfiguration', () =>
-        ctx.clients.ecr.send(
-          new PutImageScanningConfigurationCommand({ repositoryName: name, imageScanningConfiguration: { scanOnPush: e.scanOnPush } }),
-        ),
-      );
-    }
-    if (changed.has('lifecyclePolicy')) await putLifecyclePolicy();
-    if (changed.has('tags')) {
-      const tags = missingTags(ctx.config.tags, tagList(before.tags));
-      await write(resource, 'update', 'TagResource', () =>
-        ctx.clients.ecr.send(new TagResourceCommand({ resourceArn: before.repositoryArn, tags: awsTagList(tags) })),
-      );
-    }
-    return { repositoryUri: before.repositoryUri!, repositoryArn: before.repositoryArn! };
-  },
+  outputs: (_ctx, observed) => ({
+    repositoryUri: (observed.repository?.repositoryUri as string | undefined) ?? ref('ecr', 'repositoryUri'),
+    repositoryArn: (observed.repository?.repositoryArn as string | undefined) ?? ref('ecr', 'repositoryArn'),
+  }),
 
   async validate(ctx) {
-    const resource = resourceName(ctx);
-    const name = repositoryName(ctx);
-    const immutable = 'ECR Tag Mutability';
-    const check = 'ECR Repository';
-    const repo = await describeRepository(ctx);
-    if (!repo) {
-      return [fail(immutable, resource, `repository ${name} does not exist`), fail(check, resource, `repository ${name} does not exist`)];
+    let observed: Observed;
+    try {
+      observed = await observe(ctx);
+    } catch (error) {
+      const reason = `could not be evaluated: ${describeAwsError(error)}`;
+      return [fail(IMMUTABLE_CHECK, repositoryLabel(ctx), reason), fail(REPOSITORY_CHECK, repositoryLabel(ctx), reason)];
     }
-    const state = await observe(ctx, repo);
-    const findings: Finding[] = [
-      state.imageTagMutability === 'IMMUTABLE'
-        ? ok(immutable, resource, `repository ${name}: image tags IMMUTABLE`)
-        : fail(immutable, resource, `repository ${name} has image tag mutability ${state.imageTagMutability ?? 'unset'}, section 3.5 requires IMMUTABLE`),
-      state.scanOnPush
-        ? ok(check, resource, 'scan on push enabled')
-        : fail(check, resource, `repository ${name} does not scan images on push`),
-    ];
-    const encryption = encryptionDrift(ctx, state);
-    findings.push(
-      encryption.length === 0
-        ? ok(check, resource, `encrypted with ${state.encryptionType}`)
-        : fail(check, resource, `encryption ${encryption.map((d) => `${d.field} ${String(d.from ?? 'unset')} (want ${String(d.to)})`).join(', ')}`),
-    );
-    if (state.lifecyclePolicyText === undefined) {
-      findings.push(fail(check, resource, `repository ${name} has no lifecycle policy`));
-    } else if (!sameValue(parseLifecycle(state.lifecyclePolicyText), desiredLifecyclePolicy(ctx.config))) {
-      findings.push(warn(check, resource, 'lifecycle policy present but differs from the config (run plan)'));
-    } else {
-      findings.push(ok(check, resource, 'lifecycle policy present'));
-    }
-    return findings;
+    return findings(ctx, observed);
   },
-
-  async rollback(ctx, before) {
-    if (!before) return;
-    const write = stepWriter(ctx, 'ecr');
-    const name = repositoryName(ctx);
-    const resource = resourceName(ctx);
-    const repo = await describeRepository(ctx);
-
-    if (!before.exists) {
-      if (!repo) return;
-      // Created by this run, but images make it more than ours: delete only an empty repository, never with force.
-      const kept = () => ctx.report(`kept ${resource}: it holds images; delete it by hand if it really should go`);
-      const { imageIds } = await ctx.clients.ecr.send(new ListImagesCommand({ repositoryName: name, maxResults: 1 }));
-      if (imageIds?.length) return kept();
-      try {
-        await write(resource, 'delete', 'DeleteRepository', () => ctx.clients.ecr.send(new DeleteRepositoryCommand({ repositoryName: name })));
-      } catch (error) {
-        // An image pushed between the check and the delete.
-        if (isAwsError(error, 'RepositoryNotEmptyException')) return kept();
-        throw error;
-      }
-      return;
-    }
-
-    if (!repo) {
-      ctx.report(`${resource} no longer exists; nothing to restore`);
-      return;
-    }
-    const current = await observe(ctx, repo);
-    if (before.imageTagMutability && current.imageTagMutability !== before.imageTagMutability) {
-      await write(resource, 'update', 'PutImageTagMutability', () =>
-        ctx.clients.ecr.send(
-          new PutImageTagMutabilityCommand({
-            repositoryName: name,
-            imageTagMutability: before.imageTagMutability as ImageTagMutability,
-            ...(before.imageTagMutabilityExclusionFilters?.length
-              ? { imageTagMutabilityExclusionFilters: before.imageTagMutabilityExclusionFilters }
-              : {}),
-          }),
-        ),
-      );
-    }
-    if (before.scanOnPush !== undefined && current.scanOnPush !== before.scanOnPush) {
-      await write(resource, 'update', 'PutImageScanningConfiguration', () =>
-        ctx.clients.ecr.send(
-          new PutImageScanningConfigurationCommand({ repositoryName: name, imageScanningConfiguration: { scanOnPush: before.scanOnPush } }),
-        ),
-      );
-    }
-    if (before.lifecyclePolicyText === undefined) {
-      if (current.lifecyclePolicyText !== undefined) {
-        await write(resource, 'delete', 'DeleteLifecyclePolicy', () =>
-          ctx.clients.ecr.send(new DeleteLifecyclePolicyCommand({ repositoryName: name })),
-        );
-      }
-    } else if (!sameValue(parseLifecycle(current.lifecyclePolicyText), parseLifecycle(before.lifecyclePolicyText))) {
-      await write(resource, 'update', 'PutLifecyclePolicy', () =>
-        ctx.clients.ecr.send(new PutLifecyclePolicyCommand({ repositoryName: name, lifecyclePolicyText: before.lifecyclePolicyText })),
-      );
-    }
-    const { untag, retag } = tagsToRestore(before.tags ?? {}, current.tags ?? {}, ctx.config.tags);
-    if (untag.length) {
-      await write(resource, 'update', 'UntagResource', () =>
-        ctx.clients.ecr.send(new UntagResourceCommand({ resourceArn: current.repositoryArn, tagKeys: untag })),
-      );
-    }
-    if (Object.keys(retag).length) {
-      await write(resource, 'update', 'TagResource', () =>
-        ctx.clients.ecr.send(new TagResourceCommand({ resourceArn: current.repositoryArn, tags: awsTagList(retag) })),
-      );
-    }
-  },
-};
+});

@@ -1,12 +1,13 @@
 // Runbook 2.1: ECS service auto scaling — desired count 3–10, target tracking on CPU 70 % and memory 75 %.
 import { names } from '../src/config.js';
 import type { Step } from '../src/core/step.js';
-import { policySpec, targetTrackingStep, type ScalingState } from './shared/target-tracking.js';
+import { policySpec, targetTrackingStep } from './shared/target-tracking.js';
 
-export const ecsScalingStep: Step<'ecs-scaling', ScalingState> = targetTrackingStep({
+export const ecsScalingStep: Step<'ecs-scaling'> = targetTrackingStep({
   id: 'ecs-scaling',
   section: '2.1',
   title: 'ECS service auto scaling',
+  needs: ['service'], // AWS (and moto) register a target only for an existing service
   target: (config) => ({
     serviceNamespace: 'ecs',
     scalableDimension: 'ecs:service:DesiredCount',

@@ -1,41 +1,48 @@
-// Runbook 1.3: the task execution role and the task role, their trust policy and inline policies.
+// Runbook 1.3: the task execution role and the task role. A role this tool owns has exactly its
+// trust policy and its one inline policy: any other inline policy, managed policy or permissions
+// boundary is drift unless `iam.allowedManagedPolicies` names it (issue 7).
 // The inline policies deviate from the runbook on purpose (DESIGN.md §8 rows 5–7): every resource is
 // scoped to this account's ARNs, unused ssm is dropped, and the task role may write FireLens logs.
-import {
-  CreateRoleCommand,
-  DeleteRoleCommand,
-  DeleteRolePolicyCommand,
-  GetRoleCommand,
-  GetRolePolicyCommand,
-  ListRoleTagsCommand,
-  PutRolePolicyCommand,
-  TagRoleCommand,
-  UntagRoleCommand,
-  UpdateAssumeRolePolicyCommand,
-  type Role,
-} from '@aws-sdk/client-iam';
+import { GetRoleCommand, GetRolePolicyCommand, paginateListAttachedRolePolicies, paginateListRolePolicies, type Role } from '@aws-sdk/client-iam';
 import { names, type RunbookConfig } from '../src/config.js';
-import { awsTagList, missingTags, normalisePolicy, parsePolicyDocument, sameValue, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
+import { act, ref, type ActionSpec } from '../src/core/actions.js';
+import { defineStep, documentFindings, refuseUnhandled } from '../src/core/converge.js';
+import { normalisePolicy, parsePolicyDocument } from '../src/core/policy.js';
+import { changedTopLevel, sameDocument, type Doc, type IgnoreList } from '../src/core/document.js';
 import { isAwsError } from '../src/core/errors.js';
-import { fail, ok, stepWriter, type Change, type FieldDiff, type Finding, type Step, type StepContext } from '../src/core/step.js';
+import { awsTags, managedTags, tagChanges, type TagMap } from '../src/core/tags.js';
+import { fail, ok, type Finding, type Observed, type ResourceDef, type StepContext } from '../src/core/step.js';
 
-export interface RoleState {
-  exists: boolean;
-  arn?: string;
-  /** Trust policy as decoded JSON text, kept verbatim so a rollback puts back the same document. */
-  trustPolicy?: string;
-  /** This tool's inline policy as decoded JSON text; undefined = the role had none. */
-  inlinePolicy?: string;
-  tags?: Record<string, string>;
+/** The CreateRole input, plus what the role carries: its inline policies (by name) and attached managed policy ARNs. */
+export interface RoleDoc extends Doc {
+  RoleName: string;
+  Path: string;
+  /** Parsed and normalised (`normalisePolicy`), as every policy document here. */
+  AssumeRolePolicyDocument: unknown;
+  Description?: string;
+  MaxSessionDuration: number;
+  /** The boundary policy's ARN (CreateRole's spelling; GetRole nests it with a constant type). */
+  PermissionsBoundary?: string;
+  Tags: TagMap;
+  inlinePolicies: Record<string, unknown>;
+  /** Sorted ARNs. */
+  attachedManagedPolicies: string[];
 }
 
-export interface IamState {
-  executionRole: RoleState;
-  taskRole: RoleState;
-}
+/** Fields IAM sets itself. Everything else is compared. */
+export const ROLE_IGNORE: IgnoreList = [
+  'Arn', // assigned by IAM; kept for the outputs
+  'RoleId', // IAM's unique id
+  'CreateDate', // timestamp
+  'RoleLastUsed', // changes whenever a task assumes the role
+];
 
-type RoleKey = keyof IamState;
+/** IAM's default when CreateRole names none: both sides are normalised to it. */
+const DEFAULT_MAX_SESSION_SECONDS = 3600;
+
+type RoleKey = 'executionRole' | 'taskRole';
 const ROLE_KEYS: RoleKey[] = ['executionRole', 'taskRole'];
+const OUTPUT: Record<RoleKey, 'executionRoleArn' | 'taskRoleArn'> = { executionRole: 'executionRoleArn', taskRole: 'taskRoleArn' };
 
 /** The one action that supports no resource scope, so the only one allowed on "*". */
 const UNSCOPED_ACTIONS = new Set(['ecr:getauthorizationtoken']);
@@ -93,10 +100,139 @@ function roleSpec(config: RunbookConfig, key: RoleKey) {
   return { name, policyName, policy: key === 'executionRole' ? executionPolicy(config) : taskPolicy(config) };
 }
 
-const roleResource = (name: string) => `iam role ${name}`;
-/** IAM returns documents URL-encoded; keep the decoded JSON text. */
-const decodeDocument = (document: string | undefined) =>
-  document === undefined ? undefined : document.trim().startsWith('%') ? decodeURIComponent(document) : document;
+export const roleId = (roleName: string) => `role:${roleName}`;
+const roleLabel = (roleName: string) => `iam role ${roleName}`;
+const policyName = (arn: string) => arn.split('/').pop() ?? arn;
+
+/** The role as GetRole and the policy lists describe it, in the CreateRole input's shape: unknown fields stay, to be seen. */
+export function roleDoc(role: Role, inlinePolicies: Record<string, unknown>, attached: string[], managed: TagMap): RoleDoc {
+  return {
+    ...(role as unknown as Doc),
+    RoleName: role.RoleName ?? '',
+    Path: role.Path ?? '/',
+    AssumeRolePolicyDocument: parsePolicyDocument(role.AssumeRolePolicyDocument),
+    // A description cleared with UpdateRole is reported as "" (moto; AWS may omit it): both mean none.
+    Description: role.Description || undefined,
+    MaxSessionDuration: role.MaxSessionDuration ?? DEFAULT_MAX_SESSION_SECONDS,
+    PermissionsBoundary: role.PermissionsBoundary?.PermissionsBoundaryArn,
+    Tags: managedTags(role.Tags, managed),
+    inlinePolicies,
+    attachedManagedPolicies: [...attached].sort(),
+  };
+}
+
+/** What the config implies. Allowed managed policies (and an allowed boundary) are desired where they are attached: never drift. */
+function desiredRole(ctx: StepContext, key: RoleKey, observed: RoleDoc | undefined): RoleDoc {
+  const { name, policyName: inline, policy } = roleSpec(ctx.config, key);
+  const allowed = new Set(ctx.config.iam.allowedManagedPolicies);
+  const boundary = observed?.PermissionsBoundary;
+  return {
+    RoleName: name,
+    Path: '/',
+    AssumeRolePolicyDocument: normalisePolicy(TRUST_POLICY),
+    MaxSessionDuration: DEFAULT_MAX_SESSION_SECONDS,
+    ...(boundary && allowed.has(boundary) ? { PermissionsBoundary: boundary } : {}),
+    Tags: { ...ctx.config.tags },
+    inlinePolicies: { [inline]: normalisePolicy(policy) },
+    attachedManagedPolicies: (observed?.attachedManagedPolicies ?? []).filter((arn) => allowed.has(arn)),
+  };
+}
+
+const putPolicy = (RoleName: string, PolicyName: string, document: unknown) =>
+  act('iam', 'PutRolePolicy', { RoleName, PolicyName, PolicyDocument: JSON.stringify(document) });
+const deletePolicy = (RoleName: string, PolicyName: string) =>
+  act('iam', 'DeleteRolePolicy', { RoleName, PolicyName }, { goneErrors: ['NoSuchEntityException'] });
+// Detaching is undoing an attachment: a retry after a lost reply answers NoSuchEntity, which means done.
+const detach = (RoleName: string, PolicyArn: string) =>
+  act('iam', 'DetachRolePolicy', { RoleName, PolicyArn }, { kind: 'delete', goneErrors: ['NoSuchEntityException'] });
+const attach = (RoleName: string, PolicyArn: string) => act('iam', 'AttachRolePolicy', { RoleName, PolicyArn });
+
+/** The fields some call converges; any other difference (Path, a new field) is refused. */
+const HANDLED = [
+  'AssumeRolePolicyDocument',
+  'Description',
+  'MaxSessionDuration',
+  'PermissionsBoundary',
+  'Tags',
+  'inlinePolicies',
+  'attachedManagedPolicies',
+];
+
+function roleResource(ctx: StepContext, key: RoleKey, observed: Observed): ResourceDef<RoleDoc> {
+  const { name } = roleSpec(ctx.config, key);
+  const id = roleId(name);
+  const label = roleLabel(name);
+  const seen = observed[id] as RoleDoc | undefined;
+  return {
+    id,
+    name: label,
+    desired: desiredRole(ctx, key, seen),
+    observed: seen,
+    ignore: ROLE_IGNORE,
+    // The inline policy is put by the action after CreateRole: a role adopted after a lost reply lacks it.
+    adoptIgnore: ['inlinePolicies'],
+    create: (d) => [
+      act(
+        'iam',
+        'CreateRole',
+        {
+          RoleName: d.RoleName,
+          Path: d.Path,
+          AssumeRolePolicyDocument: JSON.stringify(d.AssumeRolePolicyDocument),
+          MaxSessionDuration: d.MaxSessionDuration,
+          ...(d.Description ? { Description: d.Description } : {}),
+          ...(d.PermissionsBoundary ? { PermissionsBoundary: d.PermissionsBoundary } : {}),
+          Tags: awsTags(d.Tags),
+        },
+        { binds: { [OUTPUT[key]]: 'Role.Arn' }, adoptBinds: { [OUTPUT[key]]: 'Arn' }, existsErrors: ['EntityAlreadyExistsException'] },
+      ),
+      ...Object.entries(d.inlinePolicies ?? {}).map(([policy, document]) => putPolicy(d.RoleName, policy, document)),
+      ...(d.attachedManagedPolicies ?? []).map((arn) => attach(d.RoleName, arn)),
+    ],
+    // Both directions: apply removes what the config does not name; rollback puts back what `before` had.
+    update: (d, o, diffs) => {
+      refuseUnhandled(label, diffs, HANDLED);
+      const changed = changedTopLevel(diffs);
+      const RoleName = o.RoleName;
+      const actions: ActionSpec[] = [];
+      if (changed.has('AssumeRolePolicyDocument')) {
+        actions.push(act('iam', 'UpdateAssumeRolePolicy', { RoleName, PolicyDocument: JSON.stringify(d.AssumeRolePolicyDocument) }));
+      }
+      const roleUpdate: Record<string, unknown> = {};
+      if (changed.has('Description')) roleUpdate.Description = d.Description ?? '';
+      if (changed.has('MaxSessionDuration')) roleUpdate.MaxSessionDuration = d.MaxSessionDuration ?? DEFAULT_MAX_SESSION_SECONDS;
+      if (Object.keys(roleUpdate).length) actions.push(act('iam', 'UpdateRole', { RoleName, ...roleUpdate }));
+      // What the role must not have goes first: its permissions shrink before anything is added.
+      const want = d.inlinePolicies ?? {};
+      const have = o.inlinePolicies ?? {};
+      for (const policy of Object.keys(have).filter((p) => !(p in want))) actions.push(deletePolicy(RoleName, policy));
+      const wantAttached = d.attachedManagedPolicies ?? [];
+      const haveAttached = o.attachedManagedPolicies ?? [];
+      for (const arn of haveAttached.filter((a) => !wantAttached.includes(a))) actions.push(detach(RoleName, arn));
+      if (changed.has('PermissionsBoundary')) {
+        actions.push(
+          d.PermissionsBoundary
+            ? act('iam', 'PutRolePermissionsBoundary', { RoleName, PermissionsBoundary: d.PermissionsBoundary })
+            : act('iam', 'DeleteRolePermissionsBoundary', { RoleName }, { goneErrors: ['NoSuchEntityException'] }),
+        );
+      }
+      for (const [policy, document] of Object.entries(want)) {
+        if (!sameDocument(document, have[policy])) actions.push(putPolicy(RoleName, policy, document));
+      }
+      for (const arn of wantAttached.filter((a) => !haveAttached.includes(a))) actions.push(attach(RoleName, arn));
+      const { tag, untag } = tagChanges(d.Tags, o.Tags);
+      if (Object.keys(tag).length) actions.push(act('iam', 'TagRole', { RoleName, Tags: awsTags(tag) }));
+      if (untag.length) actions.push(act('iam', 'UntagRole', { RoleName, TagKeys: untag }));
+      return actions;
+    },
+    // IAM refuses DeleteRole while policies are attached or inline (DeleteConflict; moto too): those go first.
+    remove: (o) => [
+      ...Object.keys(o.inlinePolicies ?? {}).map((policy) => deletePolicy(o.RoleName, policy)),
+      ...(o.attachedManagedPolicies ?? []).map((arn) => detach(o.RoleName, arn)),
+      act('iam', 'DeleteRole', { RoleName: o.RoleName }, { goneErrors: ['NoSuchEntityException'] }),
+    ],
+  };
+}
 
 async function getRole(ctx: StepContext, name: string): Promise<Role | undefined> {
   try {
@@ -107,75 +243,61 @@ async function getRole(ctx: StepContext, name: string): Promise<Role | undefined
   }
 }
 
-async function getInlinePolicy(ctx: StepContext, name: string, policyName: string): Promise<string | undefined> {
-  try {
-    const { PolicyDocument } = await ctx.clients.iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policyName }));
-    return decodeDocument(PolicyDocument);
-  } catch (error) {
-    if (isAwsError(error, 'NoSuchEntityException')) return undefined;
-    throw error;
-  }
-}
-
-async function listRoleTags(ctx: StepContext, name: string): Promise<Record<string, string>> {
-  const tags: Record<string, string> = {};
-  let marker: string | undefined;
-  do {
-    const page = await ctx.clients.iam.send(new ListRoleTagsCommand({ RoleName: name, ...(marker ? { Marker: marker } : {}) }));
-    for (const tag of page.Tags ?? []) tags[tag.Key ?? ''] = tag.Value ?? '';
-    marker = page.IsTruncated ? page.Marker : undefined;
-  } while (marker);
-  return tags;
-}
-
-async function observeRole(ctx: StepContext, key: RoleKey): Promise<RoleState> {
-  const { name, policyName } = roleSpec(ctx.config, key);
+async function observeRole(ctx: StepContext, name: string): Promise<RoleDoc | undefined> {
+  // GetRole returns the role's tags too: no ListRoleTags.
   const role = await getRole(ctx, name);
-  if (!role) return { exists: false };
-  const [inlinePolicy, tags] = await Promise.all([getInlinePolicy(ctx, name, policyName), listRoleTags(ctx, name)]);
-  return { exists: true, arn: role.Arn, trustPolicy: decodeDocument(role.AssumeRolePolicyDocument), inlinePolicy, tags };
-}
-
-async function observe(ctx: StepContext): Promise<IamState> {
-  const [executionRole, taskRole] = await Promise.all(ROLE_KEYS.map((key) => observeRole(ctx, key)));
-  return { executionRole, taskRole };
-}
-
-/** One FieldDiff per differing document (compared parsed and normalised), one per missing tag. */
-function roleFields(ctx: StepContext, key: RoleKey, state: RoleState): FieldDiff[] {
-  const { name, policyName, policy } = roleSpec(ctx.config, key);
-  const fields: FieldDiff[] = [];
-  const documents: Array<[string, string | undefined, unknown]> = [
-    ['trustPolicy', state.trustPolicy, TRUST_POLICY],
-    [policyName, state.inlinePolicy, policy],
-  ];
-  for (const [field, observed, wanted] of documents) {
-    const from = parsePolicyDocument(observed);
-    const to = normalisePolicy(wanted);
-    if (!sameValue(from, to)) fields.push({ field: `${name}.${field}`, from, to });
+  if (!role) return undefined;
+  const client = { client: ctx.clients.iam };
+  const inlineNames: string[] = [];
+  for await (const page of paginateListRolePolicies(client, { RoleName: name })) inlineNames.push(...(page.PolicyNames ?? []));
+  const inlinePolicies: Record<string, unknown> = {};
+  for (const policy of inlineNames.sort()) {
+    const { PolicyDocument } = await ctx.clients.iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policy }));
+    inlinePolicies[policy] = parsePolicyDocument(PolicyDocument);
   }
-  const observedTags = awsTagList(state.tags ?? {});
-  for (const diff of tagsAsDiff(missingTags(ctx.config.tags, observedTags), observedTags)) {
-    fields.push({ ...diff, field: `${name}.${diff.field}` });
+  const attached: string[] = [];
+  // moto attaches AWS managed policies (arn:aws:iam::aws:policy/…) only when started with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
+  for await (const page of paginateListAttachedRolePolicies(client, { RoleName: name })) {
+    attached.push(...(page.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? ''));
   }
-  return fields;
+  return roleDoc(role, inlinePolicies, attached, ctx.config.tags);
 }
 
-/** Why a policy is broader than it must be: "*" resources (bar GetAuthorizationToken), wildcard accounts. */
+async function observe(ctx: StepContext): Promise<Observed> {
+  const roleNames = ROLE_KEYS.map((key) => ctx.config.iam[key].name);
+  const docs = await Promise.all(roleNames.map((name) => observeRole(ctx, name)));
+  return Object.fromEntries(roleNames.map((name, i) => [roleId(name), docs[i]]));
+}
+
+const resources = (ctx: StepContext, observed: Observed) => ROLE_KEYS.map((key) => roleResource(ctx, key, observed));
+
+interface Statement {
+  Sid?: string;
+  Effect?: string;
+  Action?: string[];
+  NotAction?: unknown;
+  Resource?: string[];
+  NotResource?: unknown;
+}
+const allowStatements = (document: unknown) =>
+  (((normalisePolicy(document) as { Statement?: Statement[] } | undefined)?.Statement ?? []) as Statement[]).filter((s) => s.Effect === 'Allow');
+
+/** Why a policy is broader than it must be: "*" resources (bar GetAuthorizationToken), wildcard actions or accounts. */
 function leastPrivilegeProblems(document: unknown): string[] {
-  const statements = ((normalisePolicy(document) as { Statement?: Array<Record<string, unknown>> }).Statement ?? []).filter(
-    (s) => s.Effect === 'Allow',
-  );
   const problems: string[] = [];
-  statements.forEach((statement, i) => {
-    const label = typeof statement.Sid === 'string' && statement.Sid ? statement.Sid : `#${i + 1}`;
-    const actions = (statement.Action as string[] | undefined) ?? [];
-    const resources = (statement.Resource as string[] | undefined) ?? [];
+  allowStatements(document).forEach((statement, i) => {
+    const label = statement.Sid ? statement.Sid : `#${i + 1}`;
+    const actions = statement.Action ?? [];
+    const resources = statement.Resource ?? [];
     if (statement.NotAction) problems.push(`statement ${label} uses NotAction`);
     if (statement.NotResource) problems.push(`statement ${label} uses NotResource`);
-    if (resources.includes('*')) {
+    const onStar = resources.includes('*');
+    if (onStar) {
       const broad = actions.filter((action) => !UNSCOPED_ACTIONS.has(action.toLowerCase()));
-      if (broad.length) problems.push(`statement ${label} allows ${broad.join(', ')} on Resource "*"`);
+      if (broad.length) problems.push(`statement ${label} allows ${broad.map((a) => (a === '*' ? 'Action "*"' : a)).join(', ')} on Resource "*"`);
+    } else {
+      const wildcards = actions.filter((action) => action.includes('*'));
+      if (wildcards.length) problems.push(`statement ${label} allows wildcard action ${wildcards.join(', ')}`);
     }
     for (const resource of resources) {
       if (resource.split(':')[4]?.includes('*')) problems.push(`statement ${label} has a wildcard account in ${resource}`);
@@ -184,156 +306,70 @@ function leastPrivilegeProblems(document: unknown): string[] {
   return problems;
 }
 
-export const iamStep: Step<'iam', IamState> = {
+/** The actions this document allows on Resource "*" (for an OK reason that says only what the role has). */
+const actionsOnStar = (document: unknown) =>
+  allowStatements(document).flatMap((s) => ((s.Resource ?? []).includes('*') ? (s.Action ?? []) : []));
+
+function leastPrivilege(ctx: StepContext, key: RoleKey, resource: ResourceDef<RoleDoc>): Finding {
+  const check = 'Least Privilege';
+  const o = resource.observed;
+  if (!o) return fail(check, resource.name, 'could not be evaluated: the role does not exist');
+  const { policyName: own } = roleSpec(ctx.config, key);
+  const allowed = new Set(ctx.config.iam.allowedManagedPolicies);
+  const problems: string[] = [];
+  const inline = o.inlinePolicies ?? {};
+  if (own in inline) {
+    const found = leastPrivilegeProblems(inline[own]);
+    if (found.length) problems.push(`${own}: ${found.join('; ')}`);
+  }
+  for (const [policy, document] of Object.entries(inline).filter(([p]) => p !== own)) {
+    const found = leastPrivilegeProblems(document);
+    problems.push(`extra inline policy ${policy}${found.length ? `: ${found.join('; ')}` : ''}`);
+  }
+  const attached = o.attachedManagedPolicies ?? [];
+  for (const arn of attached.filter((a) => !allowed.has(a))) problems.push(`attached ${policyName(arn)} (${arn})`);
+  if (o.PermissionsBoundary && !allowed.has(o.PermissionsBoundary)) {
+    problems.push(`permissions boundary ${policyName(o.PermissionsBoundary)} (${o.PermissionsBoundary}) not in iam.allowedManagedPolicies`);
+  }
+  if (problems.length) return fail(check, resource.name, problems.join('; '));
+
+  const parts: string[] = [];
+  if (own in inline) {
+    const star = [...new Set(actionsOnStar(inline[own]))];
+    parts.push(`${own}: every resource scoped${star.length ? ` (only ${star.join(', ')} on "*")` : ', nothing on Resource "*"'}`);
+  } else {
+    parts.push(`no inline policy ${own} (see IAM Roles)`);
+  }
+  parts.push('no other inline policy');
+  const kept = [...attached, ...(o.PermissionsBoundary ? [o.PermissionsBoundary] : [])];
+  parts.push(kept.length ? `allowed by iam.allowedManagedPolicies: ${kept.map(policyName).join(', ')}` : 'no managed policy or permissions boundary');
+  return ok(check, resource.name, parts.join('; '));
+}
+
+export const iamStep = defineStep<'iam'>({
   id: 'iam',
   section: '1.3',
   title: 'IAM roles',
+  needs: [],
 
-  async plan(ctx) {
-    const before = await observe(ctx);
-    const changes: Change[] = [];
-    for (const key of ROLE_KEYS) {
-      const state = before[key];
-      const fields = roleFields(ctx, key, state);
-      if (fields.length) changes.push({ resource: roleResource(roleSpec(ctx.config, key).name), action: state.exists ? 'update' : 'create', fields });
-    }
-    if (!before.executionRole.exists || !before.taskRole.exists) return { before, changes };
-    return {
-      before,
-      changes,
-      outputs: {
-        executionRoleArn: before.executionRole.arn ?? names.roleArn(ctx.config, ctx.config.iam.executionRole.name),
-        taskRoleArn: before.taskRole.arn ?? names.roleArn(ctx.config, ctx.config.iam.taskRole.name),
-      },
-    };
-  },
+  observe,
 
-  async apply(ctx, plan) {
-    const write = stepWriter(ctx, 'iam');
-    const arns = {} as Record<RoleKey, string>;
-    for (const key of ROLE_KEYS) {
-      const { name, policyName, policy } = roleSpec(ctx.config, key);
-      const resource = roleResource(name);
-      const state = plan.before?.[key];
-      const putPolicy = () =>
-        write(resource, 'update', 'PutRolePolicy', () =>
-          ctx.clients.iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: policyName, PolicyDocument: JSON.stringify(policy) })),
-        );
+  resources,
 
-      if (!state?.exists) {
-        const { Role } = await write(resource, 'create', 'CreateRole', () =>
-          ctx.clients.iam.send(
-            new CreateRoleCommand({ RoleName: name, AssumeRolePolicyDocument: JSON.stringify(TRUST_POLICY), Tags: awsTagList(ctx.config.tags) }),
-          ),
-        );
-        await putPolicy();
-        arns[key] = Role?.Arn ?? names.roleArn(ctx.config, name);
-        continue;
-      }
-
-      const changed = new Set(plan.changes.filter((c) => c.resource === resource).flatMap((c) => c.fields ?? []).map((f) => f.field));
-      if (changed.has(`${name}.trustPolicy`)) {
-        await write(resource, 'update', 'UpdateAssumeRolePolicy', () =>
-          ctx.clients.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(TRUST_POLICY) })),
-        );
-      }
-      if (changed.has(`${name}.${policyName}`)) await putPolicy();
-      if ([...changed].some((field) => field.startsWith(`${name}.tags.`))) {
-        const tags = missingTags(ctx.config.tags, awsTagList(state.tags ?? {}));
-        await write(resource, 'update', 'TagRole', () => ctx.clients.iam.send(new TagRoleCommand({ RoleName: name, Tags: awsTagList(tags) })));
-      }
-      arns[key] = state.arn ?? names.roleArn(ctx.config, name);
-    }
-    return { executionRoleArn: arns.executionRole, taskRoleArn: arns.taskRole };
+  outputs: (ctx, observed) => {
+    const arn = (key: RoleKey) => (observed[roleId(ctx.config.iam[key].name)]?.Arn as string | undefined) ?? ref('iam', OUTPUT[key]);
+    return { executionRoleArn: arn('executionRole'), taskRoleArn: arn('taskRole') };
   },
 
   async validate(ctx) {
-    const check = 'IAM Roles';
-    const findings: Finding[] = [];
-    const state = await observe(ctx);
-    for (const key of ROLE_KEYS) {
-      const { name, policyName, policy } = roleSpec(ctx.config, key);
-      const resource = roleResource(name);
-      const role = state[key];
-      if (!role.exists) {
-        findings.push(fail(check, resource, `role ${name} does not exist`));
-        continue;
-      }
-      findings.push(
-        sameValue(parsePolicyDocument(role.trustPolicy), normalisePolicy(TRUST_POLICY))
-          ? ok(check, resource, 'exists; trusted by ecs-tasks.amazonaws.com (sts:AssumeRole)')
-          : fail(check, resource, `trust policy of ${name} is not ecs-tasks.amazonaws.com sts:AssumeRole only`),
-      );
-      if (role.inlinePolicy === undefined) {
-        findings.push(fail(check, resource, `role ${name} has no inline policy ${policyName}`));
-        continue;
-      }
-      const document = parsePolicyDocument(role.inlinePolicy);
-      findings.push(
-        sameValue(document, normalisePolicy(policy))
-          ? ok(check, resource, `inline policy ${policyName} is the desired one`)
-          : fail(check, resource, `inline policy ${policyName} differs from the desired document (run plan)`),
-      );
-      const problems = leastPrivilegeProblems(document);
-      findings.push(
-        problems.length === 0
-          ? ok('Least Privilege', resource, `${policyName}: every resource scoped (only ecr:GetAuthorizationToken on "*")`)
-          : fail('Least Privilege', resource, `${policyName}: ${problems.join('; ')}`),
-      );
-    }
-    return findings;
+    const roles = resources(ctx, await observe(ctx));
+    return ROLE_KEYS.flatMap((key, i) => [
+      ...documentFindings(
+        'IAM Roles',
+        [roles[i]],
+        () => `trusted by ecs-tasks.amazonaws.com (sts:AssumeRole) only; inline policy ${ctx.config.iam[key].policyName} as desired`,
+      ),
+      leastPrivilege(ctx, key, roles[i]),
+    ]);
   },
-
-  async rollback(ctx, before) {
-    if (!before) return;
-    const write = stepWriter(ctx, 'iam');
-    for (const key of ROLE_KEYS) {
-      const was = before[key];
-      if (!was) continue;
-      const { name, policyName } = roleSpec(ctx.config, key);
-      const resource = roleResource(name);
-      const now = await observeRole(ctx, key);
-
-      if (!was.exists) {
-        // Created by this run. Only our inline policy goes first; anything else someone attached makes DeleteRole fail loudly.
-        if (!now.exists) continue;
-        if (now.inlinePolicy !== undefined) {
-          await write(resource, 'delete', 'DeleteRolePolicy', () =>
-            ctx.clients.iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName })),
-          );
-        }
-        await write(resource, 'delete', 'DeleteRole', () => ctx.clients.iam.send(new DeleteRoleCommand({ RoleName: name })));
-        continue;
-      }
-
-      // Existed before: put its documents and tags back, never delete it.
-      if (!now.exists) {
-        ctx.report(`${resource} no longer exists; nothing to restore`);
-        continue;
-      }
-      if (was.trustPolicy !== undefined && !sameValue(parsePolicyDocument(now.trustPolicy), parsePolicyDocument(was.trustPolicy))) {
-        await write(resource, 'update', 'UpdateAssumeRolePolicy', () =>
-          ctx.clients.iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: was.trustPolicy })),
-        );
-      }
-      if (was.inlinePolicy === undefined) {
-        if (now.inlinePolicy !== undefined) {
-          await write(resource, 'delete', 'DeleteRolePolicy', () =>
-            ctx.clients.iam.send(new DeleteRolePolicyCommand({ RoleName: name, PolicyName: policyName })),
-          );
-        }
-      } else if (!sameValue(parsePolicyDocument(now.inlinePolicy), parsePolicyDocument(was.inlinePolicy))) {
-        await write(resource, 'update', 'PutRolePolicy', () =>
-          ctx.clients.iam.send(new PutRolePolicyCommand({ RoleName: name, PolicyName: policyName, PolicyDocument: was.inlinePolicy })),
-        );
-      }
-      const { untag, retag } = tagsToRestore(was.tags ?? {}, now.tags ?? {}, ctx.config.tags);
-      if (untag.length) {
-        await write(resource, 'update', 'UntagRole', () => ctx.clients.iam.send(new UntagRoleCommand({ RoleName: name, TagKeys: untag })));
-      }
-      if (Object.keys(retag).length) {
-        await write(resource, 'update', 'TagRole', () => ctx.clients.iam.send(new TagRoleCommand({ RoleName: name, Tags: awsTagList(retag) })));
-      }
-    }
-  },
-};
+});

@@ -2,104 +2,222 @@
 // The listener is created here, before the service (DESIGN.md §8 row 13), with the SSL policy from
 // the config, a TLS 1.3 policy by default (row 8).
 import {
-  AddTagsCommand,
-  CreateListenerCommand,
-  CreateTargetGroupCommand,
-  DeleteListenerCommand,
-  DeleteTargetGroupCommand,
-  DescribeListenersCommand,
   DescribeTagsCommand,
   DescribeTargetGroupAttributesCommand,
   DescribeTargetGroupsCommand,
-  ModifyListenerCommand,
-  ModifyTargetGroupAttributesCommand,
-  ModifyTargetGroupCommand,
-  RemoveTagsCommand,
+  paginateDescribeListenerCertificates,
+  paginateDescribeListeners,
+  type Action as ElbAction,
   type Listener,
-  type ModifyListenerInput,
-  type ModifyTargetGroupInput,
-  type ProtocolEnum,
   type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { RunbookConfig } from '../src/config.js';
-import { awsTagList, diffFields, missingTags, tagRecord, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
-import { isAwsError, UnsafeChangeError } from '../src/core/errors.js';
-import {
-  fail,
-  ok,
-  stepWriter,
-  type Change,
-  type FieldDiff,
-  type Finding,
-  type Plan,
-  type Step,
-  type StepContext,
-  type StepOutputs,
-} from '../src/core/step.js';
+import { act, ref, type ActionSpec } from '../src/core/actions.js';
+import { defineStep, refuseUnhandled } from '../src/core/converge.js';
+import { changedTopLevel, diffDocuments, type Doc, type IgnoreList } from '../src/core/document.js';
+import { describeAwsError, isAwsError, UnsafeChangeError } from '../src/core/errors.js';
+import { awsTags, managedTags, tagChanges, type TagMap } from '../src/core/tags.js';
+import { fail, ok, type FieldDiff, type Finding, type Observed, type ResourceDef, type StepContext } from '../src/core/step.js';
 
-export interface TargetGroupState {
-  exists: boolean;
-  arn?: string;
-  healthCheckProtocol?: string;
-  healthCheckPath?: string;
-  healthCheckIntervalSeconds?: number;
-  /** Only the attributes this tool manages. */
-  attributes?: Record<string, string>;
-  tags?: Record<string, string>;
+/**
+ * The CreateTargetGroup input (every health-check field, defaults included), plus its attributes
+ * as a map (see TARGET_GROUP_ATTRIBUTE_DEFAULTS) and tags as a map of the managed keys.
+ */
+export interface TargetGroupDoc extends Doc {
+  Name: string;
+  attributes: Record<string, string>;
+  Tags: TagMap;
 }
 
-export interface ListenerState {
-  exists: boolean;
-  arn?: string;
-  protocol?: string;
-  sslPolicy?: string;
-  certificateArn?: string;
-  tags?: Record<string, string>;
+/** The CreateListener input, plus the certificate list beyond the default one, and tags as a map. */
+export interface ListenerDoc extends Doc {
+  LoadBalancerArn: string;
+  Protocol: string;
+  Port: number;
+  SslPolicy?: string;
+  /** The default certificate only (what CreateListener/ModifyListener take). */
+  Certificates?: Array<{ CertificateArn: string }>;
+  /** ARNs of the listener's certificate list (SNI certificates) other than the default: none wanted. */
+  extraCertificates?: string[];
+  DefaultActions: Doc[];
+  AlpnPolicy?: string[];
+  MutualAuthentication?: Doc;
+  Tags: TagMap;
 }
 
-export interface LoadBalancerState {
-  targetGroup: TargetGroupState;
-  listener: ListenerState;
-}
+/** Fields ELBv2 sets itself. Everything else is compared. */
+export const TARGET_GROUP_IGNORE: IgnoreList = [
+  'TargetGroupArn', // identity, assigned by AWS (kept in the document for the update and delete calls)
+  'TargetGroupName', // the same value as Name, which is compared (and is the lookup key)
+  'LoadBalancerArns', // set by AWS from the listeners and rules that forward to the group
+];
+
+export const LISTENER_IGNORE: IgnoreList = [
+  'ListenerArn', // identity, assigned by AWS
+  // Other listeners on the same port: AWS refuses a second one, moto accepts it. Reported in the
+  // plan's notes and by validate; deleting one is left to a person.
+  'otherListenersOnPort',
+];
 
 const DEREGISTRATION_DELAY = 'deregistration_delay.timeout_seconds';
 const STICKINESS = 'stickiness.enabled';
 
-/** Fixed at creation: AWS cannot modify them, a person must replace the target group. */
-function desiredImmutable(config: RunbookConfig) {
-  return { protocol: 'HTTP', port: config.loadBalancer.targetGroup.port, vpcId: config.inputs.vpcId, targetType: 'ip' };
-}
+/**
+ * AWS's documented defaults for an ALB target group of ip targets (API_TargetGroupAttribute).
+ * Every attribute is compared: both sides drop an attribute that has its default (AWS returns a
+ * different set over time and per API version, moto a smaller one), so a value changed out of band
+ * (slow start, algorithm, stickiness type, cross-zone…) is drift and apply puts the default back.
+ * An attribute AWS returns that is not in this table and is not the runbook's is refused: its
+ * default is not known here, a person decides.
+ */
+export const TARGET_GROUP_ATTRIBUTE_DEFAULTS: Readonly<Record<string, string>> = {
+  [DEREGISTRATION_DELAY]: '300',
+  [STICKINESS]: 'false',
+  'stickiness.type': 'lb_cookie',
+  'stickiness.lb_cookie.duration_seconds': '86400',
+  'stickiness.app_cookie.cookie_name': '',
+  'stickiness.app_cookie.duration_seconds': '86400',
+  'slow_start.duration_seconds': '0',
+  'load_balancing.algorithm.type': 'round_robin',
+  'load_balancing.algorithm.anomaly_mitigation': 'off',
+  'load_balancing.cross_zone.enabled': 'use_load_balancer_configuration',
+  'target_group_health.dns_failover.minimum_healthy_targets.count': '1',
+  'target_group_health.dns_failover.minimum_healthy_targets.percentage': 'off',
+  'target_group_health.unhealthy_state_routing.minimum_healthy_targets.count': '1',
+  'target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage': 'off',
+  // AWS: a load balancer attribute, never returned for a target group; moto 5.2 reports it on target groups.
+  'waf.fail_open.enabled': 'false',
+};
 
-function desiredHealthCheck(config: RunbookConfig) {
-  const tg = config.loadBalancer.targetGroup;
-  return { healthCheckProtocol: 'HTTP', healthCheckPath: tg.healthCheckPath, healthCheckIntervalSeconds: tg.healthCheckIntervalSeconds };
-}
+/** CreateTargetGroup fields no call can modify: a new target group is a person's decision. */
+const TARGET_GROUP_IMMUTABLE = ['Name', 'Protocol', 'ProtocolVersion', 'Port', 'VpcId', 'TargetType', 'IpAddressType', 'TargetControlPort'];
+/** What ModifyTargetGroup changes in place. */
+const HEALTH_CHECK_FIELDS = ['HealthCheckProtocol', 'HealthCheckPort', 'HealthCheckPath', 'HealthCheckEnabled', 'HealthCheckIntervalSeconds',
+  'HealthCheckTimeoutSeconds', 'HealthyThresholdCount', 'UnhealthyThresholdCount', 'Matcher'];
+/** What ModifyListener changes in place. */
+const LISTENER_MODIFIABLE = ['Protocol', 'Port', 'SslPolicy', 'Certificates', 'DefaultActions', 'AlpnPolicy', 'MutualAuthentication'];
 
-/** Attribute values are strings in the ELBv2 API. */
-function desiredAttributes(config: RunbookConfig): Record<string, string> {
-  const tg = config.loadBalancer.targetGroup;
-  return { [DEREGISTRATION_DELAY]: String(tg.deregistrationDelaySeconds), [STICKINESS]: String(tg.stickiness) };
-}
-
-function desiredListener(config: RunbookConfig) {
-  return { protocol: 'HTTPS', sslPolicy: config.loadBalancer.listener.sslPolicy, certificateArn: config.inputs.certificateArn };
-}
-
-const prefixed = (prefix: string, values: Record<string, string>) =>
-  Object.fromEntries(Object.entries(values).map(([key, value]) => [`${prefix}.${key}`, value]));
-const albName = (config: RunbookConfig) => config.inputs.albArn.split('/')[2] ?? config.inputs.albArn;
+const albName = (ctx: StepContext) => ctx.config.inputs.albArn.split('/')[2] ?? ctx.config.inputs.albArn;
 const tgNameOf = (arn: string) => arn.split('/')[1] ?? arn;
-const tgResource = (ctx: StepContext) => `target group ${ctx.config.loadBalancer.targetGroup.name}`;
-const listenerResource = (ctx: StepContext) => `https listener :${ctx.config.loadBalancer.listener.port} on ${albName(ctx.config)}`;
+const tgName = (ctx: StepContext) => `target group ${ctx.config.loadBalancer.targetGroup.name}`;
+const listenerName = (ctx: StepContext) => `https listener :${ctx.config.loadBalancer.listener.port} on ${albName(ctx)}`;
+
+// ---------------------------------------------------------------------------------------------
+// Documents
+
+/** The runbook's two attributes, then every other one that is not at its AWS default. */
+function attributeMap(items: Array<{ Key?: string; Value?: string }> | undefined): Record<string, string> {
+  const all = Object.fromEntries((items ?? []).map((a) => [a.Key ?? '', a.Value ?? '']));
+  return Object.fromEntries(
+    Object.entries(all).filter(([key, value]) => key === DEREGISTRATION_DELAY || key === STICKINESS || TARGET_GROUP_ATTRIBUTE_DEFAULTS[key] !== value),
+  );
+}
+
+/** The target group as described, in the desired document's shape: unknown fields stay, to be seen. */
+export function targetGroupDoc(tg: TargetGroup, attributes: Array<{ Key?: string; Value?: string }> | undefined, tags: TagMap): TargetGroupDoc {
+  return {
+    ...(tg as Doc),
+    Name: tg.TargetGroupName ?? '',
+    Protocol: tg.Protocol ?? '',
+    // AWS's defaults for an HTTP target group, in case a response leaves them out.
+    ProtocolVersion: tg.ProtocolVersion ?? 'HTTP1',
+    HealthCheckPort: tg.HealthCheckPort ?? 'traffic-port',
+    HealthCheckEnabled: tg.HealthCheckEnabled ?? true,
+    IpAddressType: tg.IpAddressType ?? 'ipv4',
+    attributes: attributeMap(attributes),
+    Tags: tags,
+  } as TargetGroupDoc;
+}
+
+/**
+ * What the runbook's create-target-group sets, plus AWS's documented defaults for the fields it
+ * leaves out (ALB guide, "Health check settings", ip targets: timeout 5 s, healthy 5, unhealthy 2,
+ * matcher 200, port traffic-port). They are sent explicitly, so the group is the same whatever
+ * AWS's defaults become. (The API reference's "HTTP: 6 s" timeout is the NLB figure; ALB and moto
+ * both report 5.)
+ */
+function desiredTargetGroup(ctx: StepContext): TargetGroupDoc {
+  const tg = ctx.config.loadBalancer.targetGroup;
+  return {
+    Name: tg.name,
+    Protocol: 'HTTP',
+    ProtocolVersion: 'HTTP1',
+    Port: tg.port,
+    VpcId: ctx.config.inputs.vpcId,
+    TargetType: 'ip',
+    HealthCheckProtocol: 'HTTP',
+    HealthCheckPort: 'traffic-port',
+    HealthCheckPath: tg.healthCheckPath,
+    HealthCheckIntervalSeconds: tg.healthCheckIntervalSeconds,
+    HealthCheckTimeoutSeconds: 5,
+    HealthyThresholdCount: 5,
+    UnhealthyThresholdCount: 2,
+    Matcher: { HttpCode: '200' },
+    HealthCheckEnabled: true,
+    IpAddressType: 'ipv4',
+    // Attribute values are strings in the ELBv2 API.
+    attributes: { [DEREGISTRATION_DELAY]: String(tg.deregistrationDelaySeconds), [STICKINESS]: String(tg.stickiness) },
+    Tags: ctx.config.tags,
+  };
+}
+
+/**
+ * One default action in the CreateListener input's shape. AWS describes a forward to one target
+ * group both ways (TargetGroupArn and a ForwardConfig of that one group, weight 1, group
+ * stickiness off): both mean "send everything there", so both become `{ Type, TargetGroupArn }`.
+ * Order only matters between several actions.
+ */
+function normaliseAction(action: ElbAction, single: boolean): Doc {
+  const { Order, ...rest } = action as ElbAction & Doc;
+  const kept: Doc = single ? rest : { ...rest, Order };
+  if (action.Type !== 'forward') return kept;
+  const groups = action.ForwardConfig?.TargetGroups ?? [];
+  const arns = new Set([action.TargetGroupArn, ...groups.map((g) => g.TargetGroupArn)].filter(Boolean));
+  if (arns.size !== 1 || groups.length > 1 || action.ForwardConfig?.TargetGroupStickinessConfig?.Enabled) return kept;
+  const { ForwardConfig: _forward, ...plain } = kept;
+  return { ...plain, TargetGroupArn: [...arns][0] };
+}
+
+const normaliseActions = (actions: ElbAction[] | undefined) => (actions ?? []).map((a) => normaliseAction(a, (actions ?? []).length === 1));
+
+/** The listener as described, in the CreateListener input's shape. */
+export function listenerDoc(listener: Listener, certificates: Array<{ CertificateArn?: string; IsDefault?: boolean }>, tags: TagMap, others: string[]): ListenerDoc {
+  // DescribeListeners: AWS returns only the default certificate, moto the whole list. The
+  // certificate list (DescribeListenerCertificates) tells the default from the rest; AWS lists the
+  // default twice when it is also in the list (IsDefault false): that copy is not an extra.
+  const defaultArn = certificates.find((c) => c.IsDefault)?.CertificateArn ?? listener.Certificates?.[0]?.CertificateArn;
+  const extra = [...new Set(certificates.filter((c) => !c.IsDefault && c.CertificateArn && c.CertificateArn !== defaultArn).map((c) => c.CertificateArn!))].sort();
+  const mutual = listener.MutualAuthentication;
+  return {
+    ...(listener as Doc),
+    LoadBalancerArn: listener.LoadBalancerArn ?? '',
+    Protocol: listener.Protocol ?? '',
+    Port: listener.Port ?? 0,
+    Certificates: defaultArn ? [{ CertificateArn: defaultArn }] : undefined,
+    extraCertificates: extra,
+    DefaultActions: normaliseActions(listener.DefaultActions),
+    // "None" is the no-ALPN policy; ALB HTTPS listeners report none at all (moto: []).
+    AlpnPolicy: listener.AlpnPolicy?.filter((p) => p !== 'None'),
+    // Mode "off" is AWS's default (no mTLS); the other fields mean nothing then.
+    MutualAuthentication: mutual?.Mode && mutual.Mode !== 'off' ? (mutual as Doc) : undefined,
+    Tags: tags,
+    otherListenersOnPort: others,
+  };
+}
+
+function desiredListener(ctx: StepContext, targetGroupArn: string): ListenerDoc {
+  return {
+    LoadBalancerArn: ctx.config.inputs.albArn,
+    Protocol: 'HTTPS',
+    Port: ctx.config.loadBalancer.listener.port,
+    SslPolicy: ctx.config.loadBalancer.listener.sslPolicy,
+    Certificates: [{ CertificateArn: ctx.config.inputs.certificateArn }],
+    DefaultActions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
+    Tags: ctx.config.tags,
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Observation
-
-interface Observed {
-  state: LoadBalancerState;
-  targetGroup?: TargetGroup;
-  listener?: Listener;
-}
 
 async function describeTargetGroup(ctx: StepContext): Promise<TargetGroup | undefined> {
   try {
@@ -111,73 +229,27 @@ async function describeTargetGroup(ctx: StepContext): Promise<TargetGroup | unde
   }
 }
 
-async function describeListenerOnPort(ctx: StepContext): Promise<Listener | undefined> {
-  let Marker: string | undefined;
-  do {
-    const page = await ctx.clients.elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: ctx.config.inputs.albArn, Marker }));
-    const found = page.Listeners?.find((l) => l.Port === ctx.config.loadBalancer.listener.port);
-    if (found) return found;
-    Marker = page.NextMarker;
-  } while (Marker);
-  return undefined;
-}
-
-const defaultCertificate = (listener: Listener) =>
-  (listener.Certificates?.find((c) => c.IsDefault) ?? listener.Certificates?.[0])?.CertificateArn;
-
-async function observe(ctx: StepContext): Promise<Observed> {
-  const targetGroup = await describeTargetGroup(ctx);
-  const listener = await describeListenerOnPort(ctx);
-  const arns = [targetGroup?.TargetGroupArn, listener?.ListenerArn].filter((arn): arn is string => Boolean(arn));
-  const tags = new Map<string, Record<string, string>>();
-  if (arns.length) {
-    const { TagDescriptions } = await ctx.clients.elbv2.send(new DescribeTagsCommand({ ResourceArns: arns }));
-    for (const d of TagDescriptions ?? []) tags.set(d.ResourceArn ?? '', tagRecord(d.Tags));
+async function listenersOnPort(ctx: StepContext): Promise<Listener[]> {
+  const found: Listener[] = [];
+  for await (const page of paginateDescribeListeners({ client: ctx.clients.elbv2 }, { LoadBalancerArn: ctx.config.inputs.albArn })) {
+    found.push(...(page.Listeners ?? []).filter((l) => l.Port === ctx.config.loadBalancer.listener.port));
   }
-  let attributes: Record<string, string> | undefined;
-  if (targetGroup) {
-    const { Attributes } = await ctx.clients.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroup.TargetGroupArn }));
-    const all = Object.fromEntries((Attributes ?? []).map((a) => [a.Key ?? '', a.Value ?? '']));
-    attributes = Object.fromEntries(Object.keys(desiredAttributes(ctx.config)).map((key) => [key, all[key]]));
+  return found;
+}
+
+async function listenerCertificates(ctx: StepContext, listenerArn: string) {
+  const found: Array<{ CertificateArn?: string; IsDefault?: boolean }> = [];
+  for await (const page of paginateDescribeListenerCertificates({ client: ctx.clients.elbv2 }, { ListenerArn: listenerArn })) {
+    found.push(...(page.Certificates ?? []));
   }
-  return {
-    targetGroup,
-    listener,
-    state: {
-      targetGroup: targetGroup
-        ? {
-            exists: true,
-            arn: targetGroup.TargetGroupArn,
-            healthCheckProtocol: targetGroup.HealthCheckProtocol,
-            healthCheckPath: targetGroup.HealthCheckPath,
-            healthCheckIntervalSeconds: targetGroup.HealthCheckIntervalSeconds,
-            attributes,
-            tags: tags.get(targetGroup.TargetGroupArn!) ?? {},
-          }
-        : { exists: false },
-      listener: listener
-        ? {
-            exists: true,
-            arn: listener.ListenerArn,
-            protocol: listener.Protocol,
-            sslPolicy: listener.SslPolicy,
-            certificateArn: defaultCertificate(listener),
-            tags: tags.get(listener.ListenerArn!) ?? {},
-          }
-        : { exists: false },
-    },
-  };
+  return found;
 }
 
-function immutableDrift(config: RunbookConfig, tg: TargetGroup): FieldDiff[] {
-  return diffFields(desiredImmutable(config), { protocol: tg.Protocol, port: tg.Port, vpcId: tg.VpcId, targetType: tg.TargetType });
-}
-
-/** Where the listener's default action sends traffic: target group ARNs, or the other action types. */
-function forwardsTo(listener: Listener): { targetGroups: string[]; other: string[] } {
+/** Where default actions send traffic: target group ARNs, and the other action types. */
+function forwardsTo(actions: Doc[] | undefined): { targetGroups: string[]; other: string[] } {
   const targetGroups = new Set<string>();
   const other: string[] = [];
-  for (const action of listener.DefaultActions ?? []) {
+  for (const action of (actions ?? []) as unknown as ElbAction[]) {
     if (action.Type !== 'forward') {
       if (action.Type && !action.Type.startsWith('authenticate-')) other.push(action.Type);
       continue;
@@ -188,300 +260,274 @@ function forwardsTo(listener: Listener): { targetGroups: string[]; other: string
   return { targetGroups: [...targetGroups], other };
 }
 
-/** Why the listener on our port is not ours to manage, or undefined when it forwards only to our target group. */
-function foreignListener(ctx: StepContext, listener: Listener, ourTargetGroupArn: string | undefined): string | undefined {
-  const { targetGroups, other } = forwardsTo(listener);
-  if (ourTargetGroupArn && other.length === 0 && targetGroups.length === 1 && targetGroups[0] === ourTargetGroupArn) return undefined;
-  const where = `the ${listener.Protocol ?? ''} listener on port ${listener.Port} of ALB ${albName(ctx.config)} (${listener.ListenerArn})`;
-  const to = [
-    ...targetGroups.map((arn) => `target group ${tgNameOf(arn)} (${arn})`),
-    ...other.map((type) => `a ${type} action`),
-  ];
+/** Does the listener send traffic only where `wanted` does? */
+const onlyTo = (listener: Doc[] | undefined, wanted: Doc[] | undefined) => {
+  const have = forwardsTo(listener);
+  const want = forwardsTo(wanted);
+  return have.other.every((t) => want.other.includes(t)) && have.targetGroups.every((arn) => want.targetGroups.includes(arn));
+};
+
+async function observe(ctx: StepContext): Promise<Observed> {
+  const targetGroup = await describeTargetGroup(ctx);
+  const onPort = await listenersOnPort(ctx);
+  // Ours is the one that forwards only to our target group; otherwise the first, to be refused.
+  const ours = targetGroup && onPort.find((l) => onlyTo(normaliseActions(l.DefaultActions), [{ Type: 'forward', TargetGroupArn: targetGroup.TargetGroupArn }]));
+  const listener = ours ?? onPort[0];
+  const arns = [targetGroup?.TargetGroupArn, listener?.ListenerArn].filter((arn): arn is string => Boolean(arn));
+  const tags = new Map<string, TagMap>();
+  if (arns.length) {
+    const { TagDescriptions } = await ctx.clients.elbv2.send(new DescribeTagsCommand({ ResourceArns: arns }));
+    for (const d of TagDescriptions ?? []) tags.set(d.ResourceArn ?? '', managedTags(d.Tags, ctx.config.tags));
+  }
+  const attributes = targetGroup
+    ? (await ctx.clients.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroup.TargetGroupArn }))).Attributes
+    : undefined;
+  const others = onPort.filter((l) => l !== listener).map((l) => l.ListenerArn ?? '');
+  return {
+    'target-group': targetGroup && targetGroupDoc(targetGroup, attributes, tags.get(targetGroup.TargetGroupArn!) ?? {}),
+    listener: listener && listenerDoc(listener, await listenerCertificates(ctx, listener.ListenerArn!), tags.get(listener.ListenerArn!) ?? {}, others),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resources
+
+const show = (value: unknown) => (value === undefined ? 'unset' : typeof value === 'string' ? value : JSON.stringify(value));
+
+/** Tag and untag calls that move `o` to `d` (managed keys only). */
+function tagActions(arn: string, d: TagMap | undefined, o: TagMap | undefined): ActionSpec[] {
+  const { tag, untag } = tagChanges(d, o);
+  const actions: ActionSpec[] = [];
+  if (Object.keys(tag).length) actions.push(act('elbv2', 'AddTags', { ResourceArns: [arn], Tags: awsTags(tag) }));
+  if (untag.length) actions.push(act('elbv2', 'RemoveTags', { ResourceArns: [arn], TagKeys: untag }));
+  return actions;
+}
+
+function targetGroupResource(ctx: StepContext, observed: Observed): ResourceDef<TargetGroupDoc> {
+  const name = tgName(ctx);
+  return {
+    id: 'target-group',
+    name,
+    desired: desiredTargetGroup(ctx),
+    observed: observed['target-group'] as TargetGroupDoc | undefined,
+    ignore: TARGET_GROUP_IGNORE,
+    create: (d) => {
+      const { attributes, Tags, ...input } = d;
+      return [
+        act(
+          'elbv2',
+          'CreateTargetGroup',
+          { ...input, Tags: awsTags(Tags) },
+          // AWS answers a repeated identical create with the existing group; moto answers
+          // DuplicateTargetGroupName, which on a retry after a lost reply means: re-read, adopt.
+          {
+            binds: { targetGroupArn: 'TargetGroups.0.TargetGroupArn' },
+            adoptBinds: { targetGroupArn: 'TargetGroupArn' },
+            existsErrors: ['DuplicateTargetGroupNameException'],
+          },
+        ),
+        // A new target group has AWS's defaults (300 s delay); set the runbook's, as it does.
+        act('elbv2', 'ModifyTargetGroupAttributes', {
+          TargetGroupArn: ref('load-balancer', 'targetGroupArn'),
+          Attributes: Object.entries(attributes).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      ];
+    },
+    update: (d, o, diffs) => {
+      const changed = changedTopLevel(diffs);
+      const fixed = diffs.filter((f) => TARGET_GROUP_IMMUTABLE.includes(f.field.split('.')[0]));
+      if (fixed.length) {
+        throw new UnsafeChangeError(
+          `${name}: ${fixed.map((f) => `${f.field} is ${show(f.from)}, wanted ${show(f.to)}`).join('; ')}. ` +
+            'Port, protocol (and its version), VPC, target type and IP address type cannot be modified in place: ' +
+            'a person must replace the target group (the listener and the service depend on it).',
+        );
+      }
+      refuseUnhandled(name, diffs, [...HEALTH_CHECK_FIELDS, 'attributes', 'Tags']);
+      const arn = o.TargetGroupArn as string;
+      const actions: ActionSpec[] = [];
+      const health = HEALTH_CHECK_FIELDS.filter((field) => changed.has(field) && d[field] !== undefined);
+      if (health.length) actions.push(act('elbv2', 'ModifyTargetGroup', { TargetGroupArn: arn, ...Object.fromEntries(health.map((f) => [f, d[f]])) }));
+      if (changed.has('attributes')) {
+        const keys = [...new Set([...Object.keys(d.attributes ?? {}), ...Object.keys(o.attributes ?? {})])];
+        const unknown = keys.filter((key) => d.attributes?.[key] === undefined && TARGET_GROUP_ATTRIBUTE_DEFAULTS[key] === undefined);
+        if (unknown.length) {
+          throw new UnsafeChangeError(
+            `${name}: ${unknown.map((key) => `attributes.${key} is ${o.attributes[key]}`).join(', ')}, and this tool does not know its default; a person must decide`,
+          );
+        }
+        // An attribute `d` leaves out goes back to its AWS default.
+        const want = (key: string) => d.attributes?.[key] ?? TARGET_GROUP_ATTRIBUTE_DEFAULTS[key];
+        const Attributes = keys.filter((key) => want(key) !== (o.attributes?.[key] ?? TARGET_GROUP_ATTRIBUTE_DEFAULTS[key])).map((Key) => ({ Key, Value: want(Key) }));
+        if (Attributes.length) actions.push(act('elbv2', 'ModifyTargetGroupAttributes', { TargetGroupArn: arn, Attributes }));
+      }
+      actions.push(...tagActions(arn, d.Tags, o.Tags));
+      return actions;
+    },
+    // AWS refuses to delete a target group a listener or rule still uses (the listener goes first).
+    remove: (o) => [act('elbv2', 'DeleteTargetGroup', { TargetGroupArn: o.TargetGroupArn }, { goneErrors: ['TargetGroupNotFoundException'] })],
+    // Set by the ModifyTargetGroupAttributes that follows the create.
+    adoptIgnore: ['attributes'],
+  };
+}
+
+/** Why the listener on our port is not ours to manage (it forwards elsewhere), or undefined. */
+function foreignListener(ctx: StepContext, o: ListenerDoc, d: ListenerDoc): string | undefined {
+  if (onlyTo(o.DefaultActions, d.DefaultActions)) return undefined;
+  const { targetGroups, other } = forwardsTo(o.DefaultActions);
+  const where = `the ${o.Protocol} listener on port ${o.Port} of ALB ${albName(ctx)} (${String(o.ListenerArn)})`;
+  const to = [...targetGroups.map((arn) => `target group ${tgNameOf(arn)} (${arn})`), ...other.map((type) => `a ${type} action`)];
+  const tg = ctx.config.loadBalancer.targetGroup.name;
   return (
-    `${where} forwards to ${to.join(' and ') || 'nothing'}, not only to ${ctx.config.loadBalancer.targetGroup.name}: ` +
-    `it belongs to someone else and this tool refuses to take it over. Choose another loadBalancer.listener.port, ` +
-    `or have its owner move it to ${ctx.config.loadBalancer.targetGroup.name}.`
+    `${where} forwards to ${to.join(' and ') || 'nothing'}, not only to ${tg}: it belongs to someone else and this tool refuses to take it over. ` +
+    `Choose another loadBalancer.listener.port, or have its owner move it to ${tg}.`
   );
 }
 
-const fieldsOf = (change: Change | undefined) => change?.fields ?? [];
+function listenerResource(ctx: StepContext, observed: Observed): ResourceDef<ListenerDoc> {
+  const name = listenerName(ctx);
+  const tgArn = (observed['target-group']?.TargetGroupArn as string | undefined) ?? ref('load-balancer', 'targetGroupArn');
+  const existing = observed.listener as ListenerDoc | undefined;
+  return {
+    id: 'listener',
+    name,
+    desired: desiredListener(ctx, tgArn),
+    observed: existing,
+    ignore: LISTENER_IGNORE,
+    ...(existing
+      ? {}
+      : { note: `SSL policy ${ctx.config.loadBalancer.listener.sslPolicy} instead of the runbook's ELBSecurityPolicy-TLS-1-2-2017-01 (Security Hub ELB.17)` }),
+    create: (d) => [
+      act(
+        'elbv2',
+        'CreateListener',
+        {
+          LoadBalancerArn: d.LoadBalancerArn,
+          Protocol: d.Protocol,
+          Port: d.Port,
+          SslPolicy: d.SslPolicy,
+          Certificates: d.Certificates,
+          DefaultActions: d.DefaultActions,
+          Tags: awsTags(d.Tags),
+        },
+        // AWS answers a repeated identical create with the existing listener (DuplicateListener for
+        // another one on the port); moto makes a second listener, so after a lost reply the
+        // executor's re-read must adopt the first before any retry.
+        { binds: { listenerArn: 'Listeners.0.ListenerArn' }, adoptBinds: { listenerArn: 'ListenerArn' }, existsErrors: ['DuplicateListenerException'] },
+      ),
+      ...(d.extraCertificates?.length
+        ? [act('elbv2', 'AddListenerCertificates', { ListenerArn: ref('load-balancer', 'listenerArn'), Certificates: d.extraCertificates.map((CertificateArn) => ({ CertificateArn })) })]
+        : []),
+    ],
+    update: (d, o, diffs) => {
+      const foreign = foreignListener(ctx, o, d);
+      if (foreign) throw new UnsafeChangeError(foreign);
+      refuseUnhandled(name, diffs, [...LISTENER_MODIFIABLE, 'extraCertificates', 'Tags']);
+      const changed = changedTopLevel(diffs);
+      const ListenerArn = o.ListenerArn as string;
+      const actions: ActionSpec[] = [];
+      const modify: Doc = {};
+      // Turning a listener into HTTPS needs its certificate and policy in the same call.
+      const protocol = changed.has('Protocol');
+      if (protocol) modify.Protocol = d.Protocol;
+      if (changed.has('Port')) modify.Port = d.Port;
+      if ((protocol || changed.has('SslPolicy')) && d.SslPolicy) modify.SslPolicy = d.SslPolicy;
+      if ((protocol || changed.has('Certificates')) && d.Certificates) modify.Certificates = d.Certificates;
+      if (changed.has('DefaultActions')) modify.DefaultActions = d.DefaultActions;
+      if (changed.has('AlpnPolicy')) modify.AlpnPolicy = d.AlpnPolicy?.length ? d.AlpnPolicy : ['None'];
+      if (changed.has('MutualAuthentication')) modify.MutualAuthentication = d.MutualAuthentication ?? { Mode: 'off' };
+      if (Object.keys(modify).length) actions.push(act('elbv2', 'ModifyListener', { ListenerArn, ...modify }));
+      const want = d.extraCertificates ?? [];
+      const have = o.extraCertificates ?? [];
+      const remove = have.filter((arn) => !want.includes(arn));
+      const add = want.filter((arn) => !have.includes(arn));
+      if (remove.length) actions.push(act('elbv2', 'RemoveListenerCertificates', { ListenerArn, Certificates: remove.map((CertificateArn) => ({ CertificateArn })) }));
+      if (add.length) actions.push(act('elbv2', 'AddListenerCertificates', { ListenerArn, Certificates: add.map((CertificateArn) => ({ CertificateArn })) }));
+      actions.push(...tagActions(ListenerArn, d.Tags, o.Tags));
+      return actions;
+    },
+    remove: (o) => {
+      // Only a listener that still forwards only to our target group is ours to delete.
+      const ours = forwardsTo(o.DefaultActions);
+      if (ours.other.length || ours.targetGroups.some((arn) => tgNameOf(arn) !== ctx.config.loadBalancer.targetGroup.name)) {
+        return `forwards to ${[...ours.targetGroups.map(tgNameOf), ...ours.other].join(', ')}, not only to ${ctx.config.loadBalancer.targetGroup.name}: kept`;
+      }
+      return [act('elbv2', 'DeleteListener', { ListenerArn: o.ListenerArn }, { goneErrors: ['ListenerNotFoundException'] })];
+    },
+  };
+}
 
-// ---------------------------------------------------------------------------------------------
+const resources = (ctx: StepContext, observed: Observed) => [targetGroupResource(ctx, observed), listenerResource(ctx, observed)];
 
-export const loadBalancerStep: Step<'load-balancer', LoadBalancerState> = {
+/** AWS allows one listener per port; moto accepts more (e.g. a create retried after a lost reply). */
+function extraListeners(ctx: StepContext, listener: ListenerDoc | undefined): string | undefined {
+  const others = listener?.otherListenersOnPort as string[] | undefined;
+  if (!listener || !others?.length) return undefined;
+  return (
+    `${others.length + 1} listeners on port ${listener.Port} of ${albName(ctx)}: this tool manages ${String(listener.ListenerArn)} ` +
+    `and leaves ${others.join(', ')} for a person to delete`
+  );
+}
+
+const fieldList = (diffs: FieldDiff[]) => `differs from the config: ${diffs.map((d) => d.field).join(', ')} (run plan)`;
+
+function targetGroupFinding(ctx: StepContext, r: ResourceDef<TargetGroupDoc>): Finding {
+  if (!r.observed) return fail('Target Group', r.name, 'does not exist');
+  const diffs = diffDocuments(r.desired, r.observed, r.ignore);
+  if (diffs.length) return fail('Target Group', r.name, fieldList(diffs));
+  const tg = ctx.config.loadBalancer.targetGroup;
+  return ok(
+    'Target Group',
+    r.name,
+    `HTTP:${tg.port} ip targets, health check ${tg.healthCheckPath} every ${tg.healthCheckIntervalSeconds}s, deregistration delay ${tg.deregistrationDelaySeconds}s, stickiness ${tg.stickiness}`,
+  );
+}
+
+function listenerFinding(ctx: StepContext, r: ResourceDef<ListenerDoc>): Finding {
+  const tg = ctx.config.loadBalancer.targetGroup.name;
+  if (!r.observed) return fail('HTTPS Listener', r.name, `no listener on port ${ctx.config.loadBalancer.listener.port} of ${albName(ctx)}`);
+  const problems: string[] = [];
+  const diffs = diffDocuments(r.desired, r.observed, r.ignore);
+  if (diffs.length) problems.push(fieldList(diffs));
+  if (foreignListener(ctx, r.observed, r.desired)) {
+    const { targetGroups, other } = forwardsTo(r.observed.DefaultActions);
+    problems.push(`forwards to ${[...targetGroups.map(tgNameOf), ...other].join(', ') || 'nothing'}, not only to ${tg}`);
+  }
+  const extra = extraListeners(ctx, r.observed);
+  if (extra) problems.push(extra);
+  return problems.length
+    ? fail('HTTPS Listener', r.name, problems.join('; '))
+    : ok('HTTPS Listener', r.name, `HTTPS with ${String(r.observed.SslPolicy)}, forwards to ${tg}`);
+}
+
+export const loadBalancerStep = defineStep<'load-balancer'>({
   id: 'load-balancer',
   section: '1.5',
   title: 'Target group and HTTPS listener',
+  needs: [],
 
-  async plan(ctx) {
-    const config = ctx.config;
-    const { state, targetGroup, listener } = await observe(ctx);
-    const changes: Change[] = [];
+  observe,
 
-    if (!targetGroup) {
-      changes.push({
-        resource: tgResource(ctx),
-        action: 'create',
-        fields: diffFields(
-          { ...desiredImmutable(config), ...desiredHealthCheck(config), ...prefixed('attributes', desiredAttributes(config)), tags: config.tags },
-          {},
-        ),
-      });
-    } else {
-      const immutable = immutableDrift(config, targetGroup);
-      if (immutable.length) {
-        throw new UnsafeChangeError(
-          `${tgResource(ctx)}: ${immutable.map((f) => `${f.field} is ${String(f.from)}, config wants ${String(f.to)}`).join('; ')}. ` +
-            'Port, protocol, VPC and target type cannot be modified in place: a person must replace the target group (the listener and the service depend on it).',
-        );
-      }
-      const observedTags = awsTagList(state.targetGroup.tags ?? {});
-      const fields = [
-        ...diffFields(desiredHealthCheck(config), state.targetGroup as unknown as Record<string, unknown>),
-        ...diffFields(prefixed('attributes', desiredAttributes(config)), prefixed('attributes', state.targetGroup.attributes ?? {})),
-        ...tagsAsDiff(missingTags(config.tags, observedTags), observedTags),
-      ];
-      if (fields.length) changes.push({ resource: tgResource(ctx), action: 'update', fields });
-    }
+  resources,
 
-    if (listener) {
-      const foreign = foreignListener(ctx, listener, targetGroup?.TargetGroupArn);
-      if (foreign) throw new UnsafeChangeError(foreign);
-      const observedTags = awsTagList(state.listener.tags ?? {});
-      const fields = [
-        ...diffFields(desiredListener(config), state.listener as unknown as Record<string, unknown>),
-        ...tagsAsDiff(missingTags(config.tags, observedTags), observedTags),
-      ];
-      if (fields.length) changes.push({ resource: listenerResource(ctx), action: 'update', fields });
-    } else {
-      changes.push({
-        resource: listenerResource(ctx),
-        action: 'create',
-        fields: diffFields(
-          { ...desiredListener(config), port: config.loadBalancer.listener.port, forwardTo: config.loadBalancer.targetGroup.name, tags: config.tags },
-          {},
-        ),
-        note: `SSL policy ${config.loadBalancer.listener.sslPolicy} instead of the runbook's ELBSecurityPolicy-TLS-1-2-2017-01 (Security Hub ELB.17)`,
-      });
-    }
+  outputs: (_ctx, observed) => ({
+    targetGroupArn: (observed['target-group']?.TargetGroupArn as string | undefined) ?? ref('load-balancer', 'targetGroupArn'),
+    listenerArn: (observed.listener?.ListenerArn as string | undefined) ?? ref('load-balancer', 'listenerArn'),
+  }),
 
-    const outputs =
-      state.targetGroup.arn && state.listener.arn ? { targetGroupArn: state.targetGroup.arn, listenerArn: state.listener.arn } : undefined;
-    return { before: state, changes, outputs };
-  },
-
-  async apply(ctx, given) {
-    const plan: Plan<StepOutputs['load-balancer'], LoadBalancerState> = given.before ? given : await loadBalancerStep.plan(ctx);
-    const before = plan.before!;
-    const write = stepWriter(ctx, 'load-balancer');
-    const config = ctx.config;
-    const tgConfig = config.loadBalancer.targetGroup;
-    const elbv2 = ctx.clients.elbv2;
-
-    let targetGroupArn = before.targetGroup.arn;
-    const tgChange = plan.changes.find((c) => c.resource === tgResource(ctx));
-    if (tgChange?.action === 'create') {
-      const { TargetGroups } = await write(tgResource(ctx), 'create', 'CreateTargetGroup', () =>
-        elbv2.send(
-          new CreateTargetGroupCommand({
-            Name: tgConfig.name,
-            Protocol: 'HTTP',
-            Port: tgConfig.port,
-            VpcId: config.inputs.vpcId,
-            TargetType: 'ip',
-            HealthCheckProtocol: 'HTTP',
-            HealthCheckPath: tgConfig.healthCheckPath,
-            HealthCheckIntervalSeconds: tgConfig.healthCheckIntervalSeconds,
-            Tags: awsTagList(config.tags),
-          }),
-        ),
-      );
-      targetGroupArn = TargetGroups![0].TargetGroupArn!;
-      // A new target group has AWS's defaults (300 s delay); set both as the runbook does.
-      await write(tgResource(ctx), 'update', 'ModifyTargetGroupAttributes', () =>
-        elbv2.send(
-          new ModifyTargetGroupAttributesCommand({
-            TargetGroupArn: targetGroupArn,
-            Attributes: Object.entries(desiredAttributes(config)).map(([Key, Value]) => ({ Key, Value })),
-          }),
-        ),
-      );
-    } else if (tgChange) {
-      const fields = fieldsOf(tgChange);
-      const health = desiredHealthCheck(config);
-      const input: ModifyTargetGroupInput = { TargetGroupArn: targetGroupArn };
-      for (const { field } of fields) {
-        if (field === 'healthCheckProtocol') input.HealthCheckProtocol = health.healthCheckProtocol as ProtocolEnum;
-        if (field === 'healthCheckPath') input.HealthCheckPath = health.healthCheckPath;
-        if (field === 'healthCheckIntervalSeconds') input.HealthCheckIntervalSeconds = health.healthCheckIntervalSeconds;
-      }
-      if (Object.keys(input).length > 1) {
-        await write(tgResource(ctx), 'update', 'ModifyTargetGroup', () => elbv2.send(new ModifyTargetGroupCommand(input)));
-      }
-      const attributes = fields
-        .filter((f) => f.field.startsWith('attributes.'))
-        .map((f) => ({ Key: f.field.slice('attributes.'.length), Value: String(f.to) }));
-      if (attributes.length) {
-        await write(tgResource(ctx), 'update', 'ModifyTargetGroupAttributes', () =>
-          elbv2.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: targetGroupArn, Attributes: attributes })),
-        );
-      }
-      if (fields.some((f) => f.field.startsWith('tags.'))) {
-        const tags = missingTags(config.tags, awsTagList(before.targetGroup.tags ?? {}));
-        await write(tgResource(ctx), 'update', 'AddTags', () =>
-          elbv2.send(new AddTagsCommand({ ResourceArns: [targetGroupArn!], Tags: awsTagList(tags) })),
-        );
-      }
-    }
-
-    let listenerArn = before.listener.arn;
-    const listenerChange = plan.changes.find((c) => c.resource === listenerResource(ctx));
-    const wanted = desiredListener(config);
-    if (listenerChange?.action === 'create') {
-      const { Listeners } = await write(listenerResource(ctx), 'create', 'CreateListener', () =>
-        elbv2.send(
-          new CreateListenerCommand({
-            LoadBalancerArn: config.inputs.albArn,
-            Protocol: 'HTTPS',
-            Port: config.loadBalancer.listener.port,
-            Certificates: [{ CertificateArn: wanted.certificateArn }],
-            SslPolicy: wanted.sslPolicy,
-            DefaultActions: [{ Type: 'forward', TargetGroupArn: targetGroupArn }],
-            Tags: awsTagList(config.tags),
-          }),
-        ),
-      );
-      listenerArn = Listeners![0].ListenerArn!;
-    } else if (listenerChange) {
-      const changed = new Set(fieldsOf(listenerChange).map((f) => f.field));
-      const input: ModifyListenerInput = { ListenerArn: listenerArn };
-      // Turning a listener into HTTPS needs its certificate and policy in the same call.
-      const toHttps = changed.has('protocol');
-      if (toHttps) input.Protocol = 'HTTPS';
-      if (toHttps || changed.has('sslPolicy')) input.SslPolicy = wanted.sslPolicy;
-      if (toHttps || changed.has('certificateArn')) input.Certificates = [{ CertificateArn: wanted.certificateArn }];
-      if (Object.keys(input).length > 1) {
-        await write(listenerResource(ctx), 'update', 'ModifyListener', () => elbv2.send(new ModifyListenerCommand(input)));
-      }
-      if ([...changed].some((field) => field.startsWith('tags.'))) {
-        const tags = missingTags(config.tags, awsTagList(before.listener.tags ?? {}));
-        await write(listenerResource(ctx), 'update', 'AddTags', () =>
-          elbv2.send(new AddTagsCommand({ ResourceArns: [listenerArn!], Tags: awsTagList(tags) })),
-        );
-      }
-    }
-    return { targetGroupArn: targetGroupArn!, listenerArn: listenerArn! };
+  notes: (ctx, observed) => {
+    const extra = extraListeners(ctx, observed.listener as ListenerDoc | undefined);
+    return extra ? [extra] : [];
   },
 
   async validate(ctx) {
-    const config = ctx.config;
-    const { state, targetGroup, listener } = await observe(ctx);
-    const findings: Finding[] = [];
-    const describe = (diffs: FieldDiff[]) => diffs.map((d) => `${d.field} is ${String(d.from ?? 'unset')}, want ${String(d.to)}`).join('; ');
-
-    if (!targetGroup) {
-      findings.push(fail('Target Group', tgResource(ctx), 'target group does not exist'));
-    } else {
-      const diffs = [
-        ...immutableDrift(config, targetGroup),
-        ...diffFields(desiredHealthCheck(config), state.targetGroup as unknown as Record<string, unknown>),
-        ...diffFields(prefixed('attributes', desiredAttributes(config)), prefixed('attributes', state.targetGroup.attributes ?? {})),
-      ];
-      const tg = config.loadBalancer.targetGroup;
-      findings.push(
-        diffs.length
-          ? fail('Target Group', tgResource(ctx), describe(diffs))
-          : ok(
-              'Target Group',
-              tgResource(ctx),
-              `HTTP:${tg.port} ip targets, health check ${tg.healthCheckPath} every ${tg.healthCheckIntervalSeconds}s, deregistration delay ${tg.deregistrationDelaySeconds}s, stickiness ${tg.stickiness}`,
-            ),
-      );
+    let observed: Observed;
+    try {
+      observed = await observe(ctx);
+    } catch (error) {
+      const why = `could not be evaluated: ${describeAwsError(error)}`;
+      return [fail('Target Group', tgName(ctx), why), fail('HTTPS Listener', listenerName(ctx), why)];
     }
-
-    if (!listener) {
-      findings.push(fail('HTTPS Listener', listenerResource(ctx), `no listener on port ${config.loadBalancer.listener.port} of ${albName(config)}`));
-    } else {
-      const problems = [describe(diffFields(desiredListener(config), state.listener as unknown as Record<string, unknown>))].filter(Boolean);
-      const foreign = foreignListener(ctx, listener, targetGroup?.TargetGroupArn);
-      if (foreign) {
-        const { targetGroups, other } = forwardsTo(listener);
-        problems.push(`forwards to ${[...targetGroups.map(tgNameOf), ...other].join(', ') || 'nothing'}, not only to ${config.loadBalancer.targetGroup.name}`);
-      }
-      findings.push(
-        problems.length
-          ? fail('HTTPS Listener', listenerResource(ctx), problems.join('; '))
-          : ok('HTTPS Listener', listenerResource(ctx), `HTTPS with ${listener.SslPolicy}, forwards to ${config.loadBalancer.targetGroup.name}`),
-      );
-    }
-    return findings;
+    return [targetGroupFinding(ctx, targetGroupResource(ctx, observed)), listenerFinding(ctx, listenerResource(ctx, observed))];
   },
-
-  async rollback(ctx, before) {
-    if (!before) return;
-    const write = stepWriter(ctx, 'load-balancer');
-    const elbv2 = ctx.clients.elbv2;
-    const { state, targetGroup, listener } = await observe(ctx);
-
-    // The listener first: a target group a listener forwards to cannot be deleted.
-    if (!before.listener.exists) {
-      // Ours only if it forwards to our target group; anything else on the port is left alone.
-      if (listener && !foreignListener(ctx, listener, targetGroup?.TargetGroupArn)) {
-        await write(listenerResource(ctx), 'delete', 'DeleteListener', () =>
-          elbv2.send(new DeleteListenerCommand({ ListenerArn: listener.ListenerArn })),
-        );
-      }
-    } else if (listener && listener.ListenerArn === before.listener.arn) {
-      const was = before.listener;
-      const input: ModifyListenerInput = { ListenerArn: listener.ListenerArn };
-      if (state.listener.protocol !== was.protocol && was.protocol) input.Protocol = was.protocol as ProtocolEnum;
-      if (state.listener.sslPolicy !== was.sslPolicy && was.sslPolicy) input.SslPolicy = was.sslPolicy;
-      if (state.listener.certificateArn !== was.certificateArn && was.certificateArn) input.Certificates = [{ CertificateArn: was.certificateArn }];
-      if (Object.keys(input).length > 1) {
-        await write(listenerResource(ctx), 'update', 'ModifyListener', () => elbv2.send(new ModifyListenerCommand(input)));
-      }
-      await restoreTags(ctx, listenerResource(ctx), listener.ListenerArn!, was.tags ?? {}, state.listener.tags ?? {});
-    }
-
-    if (!before.targetGroup.exists) {
-      if (targetGroup) {
-        await write(tgResource(ctx), 'delete', 'DeleteTargetGroup', () =>
-          elbv2.send(new DeleteTargetGroupCommand({ TargetGroupArn: targetGroup.TargetGroupArn })),
-        );
-      }
-      return;
-    }
-    if (!targetGroup || targetGroup.TargetGroupArn !== before.targetGroup.arn) return; // gone or replaced by someone else
-    const was = before.targetGroup;
-    const now = state.targetGroup;
-    const input: ModifyTargetGroupInput = { TargetGroupArn: targetGroup.TargetGroupArn };
-    if (now.healthCheckProtocol !== was.healthCheckProtocol && was.healthCheckProtocol) input.HealthCheckProtocol = was.healthCheckProtocol as ProtocolEnum;
-    if (now.healthCheckPath !== was.healthCheckPath && was.healthCheckPath) input.HealthCheckPath = was.healthCheckPath;
-    if (now.healthCheckIntervalSeconds !== was.healthCheckIntervalSeconds && was.healthCheckIntervalSeconds) {
-      input.HealthCheckIntervalSeconds = was.healthCheckIntervalSeconds;
-    }
-    if (Object.keys(input).length > 1) {
-      await write(tgResource(ctx), 'update', 'ModifyTargetGroup', () => elbv2.send(new ModifyTargetGroupCommand(input)));
-    }
-    const attributes = Object.entries(was.attributes ?? {})
-      .filter(([key, value]) => value !== undefined && now.attributes?.[key] !== value)
-      .map(([Key, Value]) => ({ Key, Value }));
-    if (attributes.length) {
-      await write(tgResource(ctx), 'update', 'ModifyTargetGroupAttributes', () =>
-        elbv2.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: targetGroup.TargetGroupArn, Attributes: attributes })),
-      );
-    }
-    await restoreTags(ctx, tgResource(ctx), targetGroup.TargetGroupArn!, was.tags ?? {}, now.tags ?? {});
-  },
-};
-
-async function restoreTags(ctx: StepContext, resource: string, arn: string, before: Record<string, string>, current: Record<string, string>) {
-  const write = stepWriter(ctx, 'load-balancer');
-  const { untag, retag } = tagsToRestore(before, current, ctx.config.tags);
-  if (untag.length) {
-    await write(resource, 'update', 'RemoveTags', () => ctx.clients.elbv2.send(new RemoveTagsCommand({ ResourceArns: [arn], TagKeys: untag })));
-  }
-  if (Object.keys(retag).length) {
-    await write(resource, 'update', 'AddTags', () => ctx.clients.elbv2.send(new AddTagsCommand({ ResourceArns: [arn], Tags: awsTagList(retag) })));
-  }
-}
+});

@@ -1,291 +1,310 @@
 // Runbook 1.6: the ECS service — private subnets, no public IP, capacity provider strategy
 // (not the runbook's --launch-type, DESIGN.md §8 row 1), circuit breaker, load balancer.
-import {
-  CreateServiceCommand,
-  DeleteServiceCommand,
-  TagResourceCommand,
-  UpdateServiceCommand,
-  type CapacityProviderStrategyItem,
-  type Service,
-  type UpdateServiceCommandInput,
-} from '@aws-sdk/client-ecs';
+import { createHash, randomUUID } from 'node:crypto';
+import type { CapacityProviderStrategyItem, DeploymentConfiguration, LoadBalancer, NetworkConfiguration, Service } from '@aws-sdk/client-ecs';
 import { serviceChecks } from '../src/checks/post-deploy.js';
 import { describeService, taskDefinitionRef } from '../src/aws/deployment.js';
 import { names } from '../src/config.js';
-import { ecsTagList, missingTags, sameValue, tagsAsDiff } from '../src/core/diff.js';
-import { fail, ok, stepWriter, type FieldDiff, type Finding, type Step, type StepContext } from '../src/core/step.js';
+import { act, hasRef, ref, type ActionSpec } from '../src/core/actions.js';
+import { defineStep, documentFindings, refuseUnhandled } from '../src/core/converge.js';
+import { changedTopLevel, diffDocuments, type Doc, type IgnoreList } from '../src/core/document.js';
+import { ecsTags, managedTags, tagChanges, type TagMap } from '../src/core/tags.js';
+import { fail, type Observed, type ResourceDef, type StepContext } from '../src/core/step.js';
 
-/** What rollback needs to put the service back. */
-export interface ServiceState {
-  exists: boolean;
-  serviceArn?: string;
-  taskDefinition?: string;
+/** The CreateService input (clientToken aside), tags as a map of the managed keys. */
+export interface ServiceDoc extends Doc {
+  cluster: string;
+  serviceName: string;
+  /** `family:revision` on both sides (moto reports the literal string UpdateService was sent). */
+  taskDefinition: string;
   desiredCount?: number;
-  capacityProviderStrategy?: CapacityProviderStrategyItem[];
-  networkConfiguration?: Service['networkConfiguration'];
-  healthCheckGracePeriodSeconds?: number;
-  circuitBreaker?: { enable: boolean; rollback: boolean };
+  capacityProviderStrategy?: Array<{ capacityProvider: string; weight: number; base: number }>;
+  platformVersion: string;
+  networkConfiguration?: Doc;
+  loadBalancers?: Doc[];
+  healthCheckGracePeriodSeconds: number;
+  deploymentConfiguration: Doc;
+  tags: TagMap;
 }
 
-const resourceName = (ctx: StepContext) => names.serviceResource(ctx.config);
-
-/** The task definition to run: the one apply just registered, else the family's latest revision. */
-function desiredTaskDefinition(ctx: StepContext): string {
-  return ctx.outputs.find('task-definition')?.taskDefinitionArn ?? ctx.config.taskDefinition.family;
-}
-
-function desiredNetwork(ctx: StepContext) {
-  return {
-    awsvpcConfiguration: {
-      subnets: [...ctx.config.inputs.appSubnetIds].sort(),
-      securityGroups: [ctx.config.inputs.ecsSecurityGroupId],
-      assignPublicIp: 'DISABLED' as const,
-    },
-  };
-}
-
-function normaliseNetwork(network: Service['networkConfiguration']) {
-  const vpc = network?.awsvpcConfiguration;
-  if (!vpc) return undefined;
-  return {
-    awsvpcConfiguration: {
-      subnets: [...(vpc.subnets ?? [])].sort(),
-      securityGroups: [...(vpc.securityGroups ?? [])].sort(),
-      assignPublicIp: vpc.assignPublicIp ?? 'DISABLED',
-    },
-  };
-}
-
-const normaliseStrategy = (items: CapacityProviderStrategyItem[] | undefined) =>
-  (items ?? []).map((i) => ({ capacityProvider: i.capacityProvider, weight: i.weight ?? 0, base: i.base ?? 0 }));
-
-function observe(service: Service | undefined): ServiceState {
-  if (!service) return { exists: false };
-  const breaker = service.deploymentConfiguration?.deploymentCircuitBreaker;
-  return {
-    exists: true,
-    serviceArn: service.serviceArn,
-    taskDefinition: service.taskDefinition,
-    desiredCount: service.desiredCount,
-    capacityProviderStrategy: service.capacityProviderStrategy,
-    networkConfiguration: service.networkConfiguration,
-    healthCheckGracePeriodSeconds: service.healthCheckGracePeriodSeconds,
-    circuitBreaker: breaker ? { enable: !!breaker.enable, rollback: !!breaker.rollback } : undefined,
-  };
-}
+/** Fields ECS sets itself: identity, state, counters, history. Everything else is compared. */
+export const SERVICE_IGNORE: IgnoreList = [
+  'serviceArn', // identity (the builders' handle); the service is compared by cluster and name
+  'clusterArn', // compared as `cluster`, by name
+  'status', // ACTIVE / DRAINING: state (INACTIVE and DRAINING count as absent)
+  // Create-only: afterwards the count belongs to auto scaling (2.1); re-applying must never
+  // scale production back in.
+  'desiredCount',
+  'runningCount',
+  'pendingCount',
+  'deployments', // history; the PRIMARY one's Service Connect, volumes and Lattice are lifted out
+  'primaryDeploymentId', // ours: the PRIMARY deployment's id, for outputs
+  'events',
+  'taskSets', // EXTERNAL / CODE_DEPLOY task sets: ECS's bookkeeping
+  'currentServiceDeployment', // ARNs of ECS's service-deployment records
+  'currentServiceRevisions',
+  'createdAt',
+  'createdBy',
+  'roleArn', // the service-linked role ECS picks
+  'platformFamily', // follows from the task definition's runtime platform
+  'resourceManagementType', // CUSTOMER, or ECS for Express services: set by the API that created it
+];
 
 /**
- * Field-level drift. desiredCount is set at creation only: afterwards it belongs to auto scaling
- * (section 2.1), and re-applying must never scale production back in. Fields the endpoint does
- * not report are not compared (real ECS always reports them; moto drops some on CreateService).
+ * What CreateService sets that moto drops (it keeps them from UpdateService): the create sends
+ * them once more with UpdateService. On AWS the same values change nothing and start no
+ * deployment (no forceNewDeployment; a strategy update "doesn't trigger a new service
+ * deployment"). Not compared when adopting a create whose reply was lost: that UpdateService
+ * sets them next.
  */
-function drift(ctx: StepContext, service: Service): FieldDiff[] {
-  const s = ctx.config.service;
-  const fields: FieldDiff[] = [];
-  const wantTaskDef = desiredTaskDefinition(ctx);
-  const haveTaskDef = taskDefinitionRef(service.taskDefinition);
-  // Before task-definition has run (plan), we only know the family: any revision of it matches.
-  const taskDefMatches = wantTaskDef.includes(':')
-    ? taskDefinitionRef(wantTaskDef) === haveTaskDef
-    : haveTaskDef?.split(':')[0] === wantTaskDef;
-  if (!taskDefMatches) fields.push({ field: 'taskDefinition', from: haveTaskDef, to: taskDefinitionRef(wantTaskDef) });
+const CREATE_FOLLOW_UP = [
+  'capacityProviderStrategy',
+  'deploymentConfiguration',
+  'healthCheckGracePeriodSeconds',
+  'enableExecuteCommand',
+  'enableECSManagedTags',
+  'availabilityZoneRebalancing',
+] as const;
 
-  const network = desiredNetwork(ctx);
-  if (!sameValue(normaliseNetwork(service.networkConfiguration), network)) {
-    fields.push({ field: 'networkConfiguration', from: normaliseNetwork(service.networkConfiguration), to: network });
-  }
-  if (service.capacityProviderStrategy?.length) {
-    if (!sameValue(normaliseStrategy(service.capacityProviderStrategy), normaliseStrategy(s.capacityProviderStrategy))) {
-      fields.push({ field: 'capacityProviderStrategy', from: normaliseStrategy(service.capacityProviderStrategy), to: normaliseStrategy(s.capacityProviderStrategy) });
-    }
-  } else if (service.launchType === 'FARGATE') {
-    // A service created by pasting the runbook: --launch-type FARGATE means Spot is never used.
-    fields.push({ field: 'capacityProviderStrategy', from: 'launchType FARGATE', to: normaliseStrategy(s.capacityProviderStrategy) });
-  }
-  if (service.healthCheckGracePeriodSeconds !== undefined && service.healthCheckGracePeriodSeconds !== s.healthCheckGracePeriodSeconds) {
-    fields.push({ field: 'healthCheckGracePeriodSeconds', from: service.healthCheckGracePeriodSeconds, to: s.healthCheckGracePeriodSeconds });
-  }
-  const breaker = service.deploymentConfiguration?.deploymentCircuitBreaker;
-  if (breaker && (breaker.enable !== s.circuitBreaker.enable || breaker.rollback !== s.circuitBreaker.rollback)) {
-    fields.push({ field: 'deploymentCircuitBreaker', from: { enable: breaker.enable, rollback: breaker.rollback }, to: s.circuitBreaker });
-  }
-  const targetGroupArn = ctx.outputs.find('load-balancer')?.targetGroupArn;
-  const lb = service.loadBalancers?.[0];
-  const apiName = ctx.config.taskDefinition.api.name;
-  const apiPort = ctx.config.taskDefinition.api.port;
-  if (targetGroupArn && (lb?.targetGroupArn !== targetGroupArn || lb?.containerName !== apiName || lb?.containerPort !== apiPort)) {
-    fields.push({ field: 'loadBalancers', from: lb, to: { targetGroupArn, containerName: apiName, containerPort: apiPort } });
-  }
-  fields.push(...tagsAsDiff(missingTags(ctx.config.tags, service.tags), service.tags));
-  return fields;
+const normaliseStrategy = (items: CapacityProviderStrategyItem[] | undefined) =>
+  items?.map((i) => ({ ...i, capacityProvider: i.capacityProvider ?? '', weight: i.weight ?? 0, base: i.base ?? 0 }));
+
+function normaliseNetwork(network: NetworkConfiguration | undefined): Doc | undefined {
+  const vpc = network?.awsvpcConfiguration;
+  if (!network || !vpc) return network as Doc | undefined;
+  return {
+    ...network,
+    awsvpcConfiguration: {
+      ...vpc,
+      subnets: [...(vpc.subnets ?? [])].sort(),
+      securityGroups: [...(vpc.securityGroups ?? [])].sort(),
+      assignPublicIp: vpc.assignPublicIp ?? 'DISABLED', // AWS's default
+    },
+  };
 }
 
-function updateInput(ctx: StepContext, fields: Set<string>): UpdateServiceCommandInput {
-  const s = ctx.config.service;
-  const input: UpdateServiceCommandInput = { cluster: ctx.config.cluster.name, service: s.name };
-  if (fields.has('taskDefinition')) input.taskDefinition = desiredTaskDefinition(ctx);
-  if (fields.has('networkConfiguration')) input.networkConfiguration = desiredNetwork(ctx);
-  if (fields.has('capacityProviderStrategy')) {
-    input.capacityProviderStrategy = s.capacityProviderStrategy;
-    input.forceNewDeployment = true; // ECS requires it to move tasks onto the new strategy
-  }
-  if (fields.has('healthCheckGracePeriodSeconds')) input.healthCheckGracePeriodSeconds = s.healthCheckGracePeriodSeconds;
-  if (fields.has('deploymentCircuitBreaker')) input.deploymentConfiguration = { deploymentCircuitBreaker: s.circuitBreaker };
-  if (fields.has('loadBalancers')) {
-    input.loadBalancers = [
-      {
-        targetGroupArn: ctx.outputs.get('load-balancer').targetGroupArn,
-        containerName: ctx.config.taskDefinition.api.name,
-        containerPort: ctx.config.taskDefinition.api.port,
-      },
-    ];
-  }
-  return input;
+const lbKey = (lb: LoadBalancer) => `${lb.targetGroupArn ?? lb.loadBalancerName}|${lb.containerName}|${lb.containerPort}`;
+const normaliseLoadBalancers = (items: LoadBalancer[] | undefined) => [...(items ?? [])].sort((a, b) => lbKey(a).localeCompare(lbKey(b))) as Doc[];
+
+/** AWS's documented defaults for a REPLICA service, on both sides (moto reports only what UpdateService set). */
+function normaliseDeploymentConfiguration(config: DeploymentConfiguration | undefined): Doc {
+  const { alarms, ...rest } = config ?? {};
+  const breaker = config?.deploymentCircuitBreaker;
+  return {
+    ...rest,
+    deploymentCircuitBreaker: { ...breaker, enable: breaker?.enable ?? false, rollback: breaker?.rollback ?? false },
+    maximumPercent: config?.maximumPercent ?? 200,
+    minimumHealthyPercent: config?.minimumHealthyPercent ?? 100,
+    strategy: config?.strategy ?? 'ROLLING',
+    // "No alarms" is reported as disabled alarms without names.
+    ...(alarms && (alarms.enable || alarms.rollback || alarms.alarmNames?.length) ? { alarms } : {}),
+  };
 }
 
-const primaryDeploymentId = (service: Service | undefined) => service?.deployments?.find((d) => d.status === 'PRIMARY')?.id;
+/** The service as described, in the CreateService input's shape: unknown fields stay, to be seen. */
+export function serviceDoc(service: Service, managed: TagMap): ServiceDoc {
+  const primary = service.deployments?.find((d) => d.status === 'PRIMARY');
+  const connect = primary?.serviceConnectConfiguration;
+  const strategy = normaliseStrategy(service.capacityProviderStrategy);
+  return {
+    ...(service as Doc),
+    cluster: service.clusterArn?.split('/').pop() ?? '',
+    serviceName: service.serviceName ?? '',
+    taskDefinition: taskDefinitionRef(service.taskDefinition) ?? '',
+    capacityProviderStrategy: strategy,
+    // AWS reports a launch type or a strategy, never both; moto keeps its made-up EC2 beside a strategy.
+    launchType: strategy?.length ? undefined : service.launchType,
+    platformVersion: service.platformVersion ?? 'LATEST',
+    networkConfiguration: normaliseNetwork(service.networkConfiguration),
+    loadBalancers: normaliseLoadBalancers(service.loadBalancers),
+    healthCheckGracePeriodSeconds: service.healthCheckGracePeriodSeconds ?? 0,
+    deploymentConfiguration: normaliseDeploymentConfiguration(service.deploymentConfiguration),
+    deploymentController: service.deploymentController ?? { type: 'ECS' },
+    schedulingStrategy: service.schedulingStrategy ?? 'REPLICA',
+    propagateTags: service.propagateTags ?? 'NONE',
+    // Reported per deployment only: the PRIMARY one's are the service's.
+    serviceConnectConfiguration: connect?.enabled ? connect : undefined,
+    volumeConfigurations: primary?.volumeConfigurations,
+    vpcLatticeConfigurations: primary?.vpcLatticeConfigurations,
+    tags: managedTags(service.tags, managed),
+    primaryDeploymentId: primary?.id,
+  };
+}
 
-export const serviceStep: Step<'service', ServiceState> = {
+function desiredService(ctx: StepContext): ServiceDoc {
+  const { config } = ctx;
+  const s = config.service;
+  const api = config.taskDefinition.api;
+  return {
+    cluster: config.cluster.name,
+    serviceName: s.name,
+    // A ref token when task-definition registers a revision in this run: known after apply.
+    // (find, not get: a rollback replaces this document with `before` and may run without them.)
+    taskDefinition: taskDefinitionRef(ctx.outputs.find('task-definition')?.taskDefinitionArn ?? ref('task-definition', 'taskDefinitionArn')) ?? '',
+    desiredCount: s.desiredCount,
+    capacityProviderStrategy: normaliseStrategy(s.capacityProviderStrategy),
+    platformVersion: 'LATEST',
+    networkConfiguration: normaliseNetwork({
+      awsvpcConfiguration: { subnets: config.inputs.appSubnetIds, securityGroups: [config.inputs.ecsSecurityGroupId], assignPublicIp: 'DISABLED' },
+    }),
+    loadBalancers: [{ targetGroupArn: ctx.outputs.find('load-balancer')?.targetGroupArn ?? ref('load-balancer', 'targetGroupArn'), containerName: api.name, containerPort: api.port }],
+    healthCheckGracePeriodSeconds: s.healthCheckGracePeriodSeconds,
+    deploymentConfiguration: normaliseDeploymentConfiguration({ deploymentCircuitBreaker: s.circuitBreaker }),
+    deploymentController: { type: 'ECS' },
+    schedulingStrategy: 'REPLICA',
+    enableExecuteCommand: false,
+    enableECSManagedTags: true,
+    propagateTags: 'SERVICE',
+    availabilityZoneRebalancing: 'ENABLED', // AWS's CreateService default
+    tags: config.tags,
+  };
+}
+
+const runNonces = new WeakMap<StepContext, string>();
+/** CreateService's idempotency token: one per run (its context) and service, 32 hex characters. */
+function clientToken(ctx: StepContext): string {
+  if (!runNonces.has(ctx)) runNonces.set(ctx, randomUUID());
+  return createHash('sha256').update(`${runNonces.get(ctx)}/${ctx.config.cluster.name}/${ctx.config.service.name}`).digest('hex').slice(0, 32);
+}
+
+// ECS lists a service's deployments newest first, and the newest is the PRIMARY one.
+const deploymentBinds = { deploymentId: 'service.deployments.0.id', deploymentStatus: 'service.deployments.0.status' };
+
+/**
+ * UpdateService input per document field, moving to `d`. undefined: UpdateService cannot reach
+ * `d` (the field is then refused). A field absent from `d` is cleared.
+ */
+const UPDATES: Record<string, (d: ServiceDoc, o: ServiceDoc) => Record<string, unknown> | undefined> = {
+  taskDefinition: (d) => (d.taskDefinition ? { taskDefinition: d.taskDefinition } : undefined),
+  // ECS needs a new deployment to move tasks; an empty strategy goes back to the launch type.
+  capacityProviderStrategy: (d) => ({ capacityProviderStrategy: d.capacityProviderStrategy ?? [], forceNewDeployment: true }),
+  platformVersion: (d) => ({ platformVersion: d.platformVersion }),
+  networkConfiguration: (d) => (d.networkConfiguration ? { networkConfiguration: d.networkConfiguration } : undefined),
+  loadBalancers: (d) => ({ loadBalancers: d.loadBalancers ?? [] }),
+  healthCheckGracePeriodSeconds: (d) => ({ healthCheckGracePeriodSeconds: d.healthCheckGracePeriodSeconds }),
+  deploymentConfiguration: (d, o) => ({
+    deploymentConfiguration: {
+      ...d.deploymentConfiguration,
+      // UpdateService keeps alarms it is not told about.
+      ...(!d.deploymentConfiguration.alarms && o.deploymentConfiguration.alarms ? { alarms: { alarmNames: [], enable: false, rollback: false } } : {}),
+    },
+  }),
+  enableExecuteCommand: (d) => ({ enableExecuteCommand: d.enableExecuteCommand ?? false }),
+  enableECSManagedTags: (d) => ({ enableECSManagedTags: d.enableECSManagedTags ?? false }),
+  propagateTags: (d) => ({ propagateTags: d.propagateTags ?? 'NONE' }),
+  availabilityZoneRebalancing: (d) => (d.availabilityZoneRebalancing ? { availabilityZoneRebalancing: d.availabilityZoneRebalancing } : undefined),
+  serviceRegistries: (d) => ({ serviceRegistries: d.serviceRegistries ?? [] }),
+  placementConstraints: (d) => ({ placementConstraints: d.placementConstraints ?? [] }),
+  placementStrategy: (d) => ({ placementStrategy: d.placementStrategy ?? [] }),
+  serviceConnectConfiguration: (d) => ({ serviceConnectConfiguration: d.serviceConnectConfiguration ?? { enabled: false } }),
+  volumeConfigurations: (d) => ({ volumeConfigurations: d.volumeConfigurations ?? [] }),
+  vpcLatticeConfigurations: (d) => ({ vpcLatticeConfigurations: d.vpcLatticeConfigurations ?? [] }),
+};
+
+function serviceResource(ctx: StepContext, observed: Observed): ResourceDef<ServiceDoc> {
+  const name = names.serviceResource(ctx.config);
+  const o = observed.service as ServiceDoc | undefined;
+  return {
+    id: 'service',
+    name,
+    desired: desiredService(ctx),
+    observed: o,
+    ignore: SERVICE_IGNORE,
+    adoptIgnore: [...CREATE_FOLLOW_UP, 'launchType'],
+    // DESIGN.md §8 row 10: the runbook's "will auto-rollback" is not true for a first deployment.
+    ...(o ? {} : { note: 'first deployment: the circuit breaker has no earlier COMPLETED deployment to roll back to' }),
+    create: (d) => {
+      const { cluster, serviceName, tags, ...rest } = d;
+      return [
+        act(
+          'ecs',
+          'CreateService',
+          // AWS answers a retry with the same token with the same service; another token gets
+          // InvalidParameterException "Creation of service was not idempotent". moto has no
+          // tokens and silently replaces a service of the same name.
+          { cluster, serviceName, ...rest, tags: ecsTags(tags), clientToken: clientToken(ctx) },
+          {
+            binds: { serviceArn: 'service.serviceArn', ...deploymentBinds },
+            adoptBinds: { serviceArn: 'serviceArn', deploymentId: 'primaryDeploymentId' },
+            existsErrors: ['InvalidParameterException'],
+          },
+        ),
+        act('ecs', 'UpdateService', { cluster, service: serviceName, ...Object.fromEntries(CREATE_FOLLOW_UP.map((f) => [f, d[f]])) }, { binds: deploymentBinds }),
+      ];
+    },
+    update: (d, o, diffs) => {
+      const changed = changedTopLevel(diffs);
+      const input: Record<string, unknown> = {};
+      const handled = ['tags'];
+      for (const field of changed) {
+        const part = Object.hasOwn(UPDATES, field) ? UPDATES[field](d, o) : undefined;
+        if (!part) continue;
+        Object.assign(input, part);
+        handled.push(field);
+      }
+      // A launch type changes only with the strategy (a strategy replaces it, an empty one restores it).
+      if (input.capacityProviderStrategy) handled.push('launchType');
+      refuseUnhandled(name, diffs, handled);
+      const actions: ActionSpec[] = [];
+      if (Object.keys(input).length) actions.push(act('ecs', 'UpdateService', { cluster: d.cluster, service: d.serviceName, ...input }, { binds: deploymentBinds }));
+      const { tag, untag } = tagChanges(d.tags, o.tags);
+      const resourceArn = o.serviceArn as string;
+      if (Object.keys(tag).length) actions.push(act('ecs', 'TagResource', { resourceArn, tags: ecsTags(tag) }));
+      if (untag.length) actions.push(act('ecs', 'UntagResource', { resourceArn, tagKeys: untag }));
+      return actions;
+    },
+    // force: it may still run tasks. A retried delete finds it gone or already draining.
+    remove: (o) => [
+      act('ecs', 'DeleteService', { cluster: o.cluster, service: o.serviceName, force: true }, { goneErrors: ['ServiceNotFoundException', 'ServiceNotActiveException'] }),
+    ],
+  };
+}
+
+async function observe(ctx: StepContext): Promise<Observed> {
+  const service = await describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name);
+  // A DRAINING service is being deleted: it does not exist for us (describeService drops INACTIVE).
+  return { service: service && service.status !== 'DRAINING' ? serviceDoc(service, ctx.config.tags) : undefined };
+}
+
+const known = (value: string | undefined) => (value && !hasRef(value) ? value : undefined);
+
+export const serviceStep = defineStep<'service'>({
   id: 'service',
   section: '1.6',
   title: 'ECS service',
+  needs: ['cluster', 'task-definition', 'load-balancer'],
 
-  async plan(ctx) {
-    const service = await describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name);
-    const before = observe(service);
-    const resource = resourceName(ctx);
-    if (!service) {
-      const s = ctx.config.service;
-      return {
-        before,
-        changes: [
-          {
-            resource,
-            action: 'create',
-            fields: [
-              { field: 'taskDefinition', from: undefined, to: taskDefinitionRef(desiredTaskDefinition(ctx)) },
-              { field: 'desiredCount', from: undefined, to: s.desiredCount },
-              { field: 'capacityProviderStrategy', from: undefined, to: normaliseStrategy(s.capacityProviderStrategy) },
-              { field: 'networkConfiguration', from: undefined, to: desiredNetwork(ctx) },
-              { field: 'deploymentCircuitBreaker', from: undefined, to: s.circuitBreaker },
-            ],
-            note: 'first deployment: the circuit breaker has no earlier COMPLETED deployment to roll back to',
-          },
-        ],
-      };
-    }
-    const fields = drift(ctx, service);
+  observe,
+
+  resources: (ctx, observed) => [serviceResource(ctx, observed)],
+
+  outputs: (ctx, observed) => {
+    const resource = serviceResource(ctx, observed);
+    const o = resource.observed;
+    // Any UpdateService (or the create) starts the deployment Service Stable must judge: its id is
+    // bound from the reply. Tags alone start none.
+    const deploys = !o || diffDocuments(resource.desired, o, resource.ignore).some((d) => d.field.split('.')[0] !== 'tags');
     return {
-      before,
-      changes: fields.length ? [{ resource, action: 'update', fields }] : [],
-      outputs: { serviceArn: service.serviceArn!, serviceName: service.serviceName!, deploymentId: primaryDeploymentId(service) },
+      serviceArn: (o?.serviceArn as string | undefined) ?? ref('service', 'serviceArn'),
+      serviceName: ctx.config.service.name,
+      deploymentId: deploys ? ref('service', 'deploymentId') : (o?.primaryDeploymentId as string | undefined),
     };
   },
 
-  async apply(ctx, plan) {
-    const write = stepWriter(ctx, 'service');
-    const s = ctx.config.service;
-    const resource = resourceName(ctx);
-    if (!plan.before?.exists) {
-      ctx.report('first deployment of the service: the circuit breaker cannot roll it back (there is no earlier deployment)');
-      const { service } = await write(resource, 'create', 'CreateService', () =>
-        ctx.clients.ecs.send(
-          new CreateServiceCommand({
-            cluster: ctx.config.cluster.name,
-            serviceName: s.name,
-            taskDefinition: desiredTaskDefinition(ctx),
-            desiredCount: s.desiredCount,
-            capacityProviderStrategy: s.capacityProviderStrategy,
-            networkConfiguration: desiredNetwork(ctx),
-            loadBalancers: [
-              {
-                targetGroupArn: ctx.outputs.get('load-balancer').targetGroupArn,
-                containerName: ctx.config.taskDefinition.api.name,
-                containerPort: ctx.config.taskDefinition.api.port,
-              },
-            ],
-            healthCheckGracePeriodSeconds: s.healthCheckGracePeriodSeconds,
-            deploymentConfiguration: { deploymentCircuitBreaker: s.circuitBreaker },
-            propagateTags: 'SERVICE',
-            enableECSManagedTags: true,
-            tags: ecsTagList(ctx.config.tags),
-          }),
-        ),
-      );
-      return { serviceArn: service!.serviceArn!, serviceName: s.name, deploymentId: primaryDeploymentId(service) };
-    }
-    const fields = new Set(plan.changes.flatMap((c) => c.fields ?? []).map((f) => f.field.split('.')[0]));
-    let deploymentId = plan.outputs?.deploymentId;
-    const update = updateInput(ctx, fields);
-    if (Object.keys(update).length > 2) {
-      const { service } = await write(resource, 'update', 'UpdateService', () => ctx.clients.ecs.send(new UpdateServiceCommand(update)));
-      deploymentId = primaryDeploymentId(service) ?? deploymentId;
-    }
-    if (fields.has('tags')) {
-      await write(resource, 'update', 'TagResource', () =>
-        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: plan.before!.serviceArn, tags: ecsTagList(ctx.config.tags) })),
-      );
-    }
-    return { serviceArn: plan.before.serviceArn!, serviceName: s.name, deploymentId };
-  },
-
   async validate(ctx) {
-    const resource = resourceName(ctx);
-    const service = await describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name);
-    if (!service) return [fail('ECS Service', resource, 'service does not exist')];
-    const fields = drift(ctx, service).filter((f) => f.field !== 'taskDefinition' || ctx.outputs.find('task-definition'));
-    const findings: Finding[] = [
-      fields.length === 0
-        ? ok('ECS Service', resource, `matches the config (${taskDefinitionRef(service.taskDefinition)})`)
-        : fail('ECS Service', resource, `differs from the config: ${fields.map((f) => f.field).join(', ')}`),
-    ];
-    return findings;
+    const unknown = (['task-definition', 'load-balancer'] as const).filter((id) => !ctx.outputs.find(id));
+    if (unknown.length) {
+      return [fail('ECS Service', names.serviceResource(ctx.config), `could not be evaluated: the outputs of ${unknown.join(', ')} are not known`)];
+    }
+    return documentFindings('ECS Service', [serviceResource(ctx, await observe(ctx))], (r) => `matches the config (${r.observed!.taskDefinition})`);
   },
 
   async postDeployChecks(ctx, options = { wait: true }) {
-    const out = ctx.outputs.find('service');
-    const expected = options.wait
-      ? { deploymentId: out?.deploymentId, taskDefinition: ctx.outputs.find('task-definition')?.taskDefinitionArn }
-      : {};
-    return serviceChecks(ctx, options.wait, expected);
+    if (!options.wait) return serviceChecks(ctx, false, {});
+    // Judge the deployment apply started, on the task definition it deployed (resolved outputs).
+    // Should a reply ever list a non-PRIMARY deployment first, judge by the PRIMARY one instead.
+    const status = ctx.bindings.get('service.deploymentStatus');
+    const deploymentId = status && status !== 'PRIMARY' ? undefined : known(ctx.outputs.find('service')?.deploymentId);
+    return serviceChecks(ctx, true, { deploymentId, taskDefinition: known(ctx.outputs.find('task-definition')?.taskDefinitionArn) });
   },
-
-  async rollback(ctx, before) {
-    if (!before) return;
-    const write = stepWriter(ctx, 'service');
-    const resource = resourceName(ctx);
-    const cluster = ctx.config.cluster.name;
-    const now = await describeService(ctx.clients.ecs, cluster, ctx.config.service.name);
-    if (!before.exists) {
-      // Created by this run: scale to zero and delete (force, since it may still run tasks).
-      if (now) {
-        await write(resource, 'delete', 'DeleteService', () =>
-          ctx.clients.ecs.send(new DeleteServiceCommand({ cluster, service: ctx.config.service.name, force: true })),
-        );
-      }
-      return;
-    }
-    if (!now) return;
-    const input: UpdateServiceCommandInput = { cluster, service: ctx.config.service.name };
-    if (before.taskDefinition && taskDefinitionRef(now.taskDefinition) !== taskDefinitionRef(before.taskDefinition)) {
-      input.taskDefinition = before.taskDefinition;
-    }
-    if (before.networkConfiguration && !sameValue(normaliseNetwork(now.networkConfiguration), normaliseNetwork(before.networkConfiguration))) {
-      input.networkConfiguration = before.networkConfiguration;
-    }
-    if (before.capacityProviderStrategy?.length && !sameValue(normaliseStrategy(now.capacityProviderStrategy), normaliseStrategy(before.capacityProviderStrategy))) {
-      input.capacityProviderStrategy = before.capacityProviderStrategy;
-      input.forceNewDeployment = true;
-    }
-    if (before.healthCheckGracePeriodSeconds !== undefined && now.healthCheckGracePeriodSeconds !== before.healthCheckGracePeriodSeconds) {
-      input.healthCheckGracePeriodSeconds = before.healthCheckGracePeriodSeconds;
-    }
-    const breaker = now.deploymentConfiguration?.deploymentCircuitBreaker;
-    if (before.circuitBreaker && (breaker?.enable !== before.circuitBreaker.enable || breaker?.rollback !== before.circuitBreaker.rollback)) {
-      input.deploymentConfiguration = { deploymentCircuitBreaker: before.circuitBreaker };
-    }
-    if (Object.keys(input).length > 2) {
-      await write(resource, 'update', 'UpdateService', () => ctx.clients.ecs.send(new UpdateServiceCommand(input)));
-    }
-  },
-};
+});

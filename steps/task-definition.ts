@@ -1,62 +1,25 @@
 // Runbook 1.4: the log group (KMS and retention, DESIGN.md §8 row 2) and the task definition: the api
 // container (pinned image, row 3; DB_PASSWORD from Secrets Manager) and the FireLens log router
 // (pinned ECR Public image, row 4).
+import { createHash } from 'node:crypto';
+import { ListTagsForResourceCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
 import {
-  AssociateKmsKeyCommand,
-  CreateLogGroupCommand,
-  DeleteLogGroupCommand,
-  DeleteRetentionPolicyCommand,
-  DisassociateKmsKeyCommand,
-  ListTagsForResourceCommand,
-  PutRetentionPolicyCommand,
-  TagResourceCommand as TagLogGroupCommand,
-  UntagResourceCommand as UntagLogGroupCommand,
-} from '@aws-sdk/client-cloudwatch-logs';
-import {
-  DeregisterTaskDefinitionCommand,
   DescribeTaskDefinitionCommand,
-  ListTaskDefinitionsCommand,
-  RegisterTaskDefinitionCommand,
-  TagResourceCommand,
-  UntagResourceCommand,
+  paginateListTaskDefinitions,
   type ContainerDefinition,
   type RegisterTaskDefinitionCommandInput,
   type Tag,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
+import { describeService } from '../src/aws/deployment.js';
 import { findLogGroup } from '../src/aws/logs.js';
 import { names, SECRET_LOOKING_NAME, type RunbookConfig } from '../src/config.js';
-import { diffFields, ecsTagList, missingTags, tagRecord, tagsAsDiff, tagsToRestore } from '../src/core/diff.js';
-import { isAwsError } from '../src/core/errors.js';
-import {
-  fail,
-  ok,
-  skip,
-  stepWriter,
-  warn,
-  type Change,
-  type FieldDiff,
-  type Finding,
-  type Plan,
-  type Step,
-  type StepContext,
-  type StepOutputs,
-} from '../src/core/step.js';
-
-export interface LogGroupState {
-  exists: boolean;
-  retentionInDays?: number;
-  kmsKeyId?: string;
-  tags?: Record<string, string>;
-}
-
-export interface TaskDefinitionState {
-  logGroup: LogGroupState;
-  /** Latest ACTIVE revision before the run; rollback deregisters a newer one. */
-  latestArn?: string;
-  /** Tags of that revision. */
-  tags?: Record<string, string>;
-}
+import { act, hasRef, ref, type ActionSpec } from '../src/core/actions.js';
+import { defineStep, refuseUnhandled } from '../src/core/converge.js';
+import { byName, changedTopLevel, diffDocuments, keyedBy, prune, sameDocument, type Doc, type IgnoreList } from '../src/core/document.js';
+import { isAwsError, UnsafeChangeError } from '../src/core/errors.js';
+import { ecsTags, managedTags, tagChanges, type TagMap } from '../src/core/tags.js';
+import { fail, ok, skip, warn, type FieldDiff, type Finding, type Observed, type ResourceDef, type StepContext } from '../src/core/step.js';
 
 export interface TaskRoles {
   executionRoleArn: string;
@@ -72,9 +35,6 @@ export function configuredRoles(config: RunbookConfig): TaskRoles {
     taskRoleArn: names.roleArn(config, config.iam.taskRole.name),
   };
 }
-
-const byName = <T extends { name?: string }>(items: T[]): T[] =>
-  [...items].sort((a, b) => ((a.name ?? '') < (b.name ?? '') ? -1 : (a.name ?? '') > (b.name ?? '') ? 1 : 0));
 
 /** The RegisterTaskDefinition input the config describes. Pure: rollback, diagnose and checks reuse it. */
 export function desiredTaskDefinition(config: RunbookConfig, roles: TaskRoles = configuredRoles(config)): DesiredTaskDefinition {
@@ -96,18 +56,11 @@ export function desiredTaskDefinition(config: RunbookConfig, roles: TaskRoles = 
         essential: true,
         portMappings: [{ containerPort: api.port, protocol: 'tcp' }],
         // Section 3.2: secrets only through `secrets`; the schema keeps them out of `environment`.
-        secrets: byName(
-          Object.entries(api.secrets).map(([name, jsonKey]) => ({ name, valueFrom: `${config.inputs.dbSecretArn}:${jsonKey}::` })),
-        ),
+        secrets: byName(Object.entries(api.secrets).map(([name, jsonKey]) => ({ name, valueFrom: `${config.inputs.dbSecretArn}:${jsonKey}::` }))),
         environment: byName(Object.entries(api.environment).map(([name, value]) => ({ name, value }))),
         logConfiguration: {
           logDriver: 'awsfirelens',
-          options: {
-            Name: 'cloudwatch',
-            region: config.region,
-            log_group_name: td.logGroup.name,
-            log_stream_prefix: api.logStreamPrefix,
-          },
+          options: { Name: 'cloudwatch', region: config.region, log_group_name: td.logGroup.name, log_stream_prefix: api.logStreamPrefix },
         },
         healthCheck: {
           command: ['CMD-SHELL', api.healthCheck.command],
@@ -125,387 +78,458 @@ export function desiredTaskDefinition(config: RunbookConfig, roles: TaskRoles = 
         memoryReservation: logRouter.memoryReservation,
       },
     ],
-    tags: ecsTagList(config.tags),
+    tags: ecsTags(config.tags),
   };
 }
-
-const tdResource = (ctx: StepContext) => `task definition ${ctx.config.taskDefinition.family}`;
-const lgResource = (ctx: StepContext) => `log group ${ctx.config.taskDefinition.logGroup.name}`;
-const rolesFor = (ctx: StepContext): TaskRoles => ctx.outputs.find('iam') ?? configuredRoles(ctx.config);
 
 // ---------------------------------------------------------------------------------------------
-// Comparison: only the fields this tool sets, without the defaults AWS and moto add, so that an
-// unchanged config registers nothing.
+// Documents
 
-/** Drop undefined, empty arrays and empty objects (AWS/moto add `mountPoints: []`, `environment: []`, ...). */
-function prune(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    const items = value.map(prune).filter((item) => item !== undefined);
-    return items.length ? items : undefined;
-  }
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .map(([key, item]) => [key, prune(item)] as const)
-      .filter(([, item]) => item !== undefined);
-    return entries.length ? Object.fromEntries(entries) : undefined;
-  }
-  return value;
+/** The CreateLogGroup input plus its retention, tags as a map of the managed keys. */
+export interface LogGroupDoc extends Doc {
+  logGroupName: string;
+  kmsKeyId?: string;
+  retentionInDays?: number;
+  logGroupClass: string;
+  tags: TagMap;
 }
 
-function containerView(c: ContainerDefinition): Record<string, unknown> {
-  const view = {
-    image: c.image,
-    essential: c.essential ?? true, // AWS's default when omitted
-    cpu: c.cpu || undefined, // 0 = no reservation: what AWS and moto report when unset
-    memory: c.memory,
-    memoryReservation: c.memoryReservation,
-    // hostPort is left out: under awsvpc AWS copies containerPort into it.
-    portMappings: c.portMappings?.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol ?? 'tcp' })),
-    secrets: byName(c.secrets ?? []).map((s) => ({ name: s.name, valueFrom: s.valueFrom })),
-    environment: byName(c.environment ?? []).map((e) => ({ name: e.name, value: e.value })),
-    logConfiguration: c.logConfiguration && { logDriver: c.logConfiguration.logDriver, options: c.logConfiguration.options },
-    healthCheck: c.healthCheck && {
-      command: c.healthCheck.command,
-      interval: c.healthCheck.interval,
-      timeout: c.healthCheck.timeout,
-      retries: c.healthCheck.retries,
-      startPeriod: c.healthCheck.startPeriod || undefined, // 0 and unset mean the same
-    },
-    firelensConfiguration: c.firelensConfiguration && { type: c.firelensConfiguration.type, options: c.firelensConfiguration.options },
-  };
-  return (prune(view) ?? {}) as Record<string, unknown>;
+/** Fields CloudWatch Logs sets itself. Everything else DescribeLogGroups returns is compared. */
+export const LOG_GROUP_IGNORE: IgnoreList = [
+  'arn', // identity (with `:*`); update builders use logGroupArn
+  'logGroupArn', // identity
+  'creationTime', // set by AWS
+  'storedBytes', // counter
+  'metricFilterCount', // counter
+  'dataProtectionStatus', // derived by AWS from a data protection policy, a resource this tool does not own
+  'inheritedProperties', // derived by AWS from account-level policies
+];
+
+/**
+ * The RegisterTaskDefinition input with containers keyed by name (diffs read
+ * `containerDefinitions.api-container.privileged`) and tags as a map of the managed keys.
+ */
+export interface TaskDefinitionDoc extends Doc {
+  family: string;
+  containerDefinitions: Record<string, Doc>;
+  tags: TagMap;
 }
 
-function taskView(td: Partial<Pick<TaskDefinition, 'family' | 'networkMode' | 'requiresCompatibilities' | 'cpu' | 'memory' | 'executionRoleArn' | 'taskRoleArn'>>) {
+/** Fields ECS sets itself on a revision. Everything else DescribeTaskDefinition returns is compared. */
+export const TASK_DEFINITION_IGNORE: IgnoreList = [
+  'taskDefinitionArn', // identity
+  'revision', // identity: every register makes a new one
+  'status', // ACTIVE/INACTIVE: observe only picks ACTIVE revisions as the family's latest
+  'requiresAttributes', // derived by ECS from the containers
+  'compatibilities', // derived by ECS from the network mode and containers
+  'registeredAt', // timestamp
+  'registeredBy', // caller identity
+  'deregisteredAt', // timestamp
+  'containerDefinitions.*.portMappings.*.hostPort', // under awsvpc AWS copies containerPort into it
+];
+
+const REDACTED_PREFIX = '(redacted, sha256:';
+
+/** A secret-looking value never leaves the process: a change is still seen (the hash), the value is not. */
+export const redact = (value: string) => `${REDACTED_PREFIX}${createHash('sha256').update(value).digest('hex').slice(0, 12)})`;
+
+/**
+ * One container in the register input's shape. Every described field stays; AWS defaults are
+ * normalised on both sides so that they are not drift.
+ */
+function containerDoc(c: ContainerDefinition, secretNames: ReadonlySet<string>): Doc {
+  const secretLooking = (name = '') => SECRET_LOOKING_NAME.test(name) || secretNames.has(name);
   return {
-    family: td.family,
-    networkMode: td.networkMode,
-    requiresCompatibilities: td.requiresCompatibilities ? [...td.requiresCompatibilities].sort() : undefined,
-    cpu: td.cpu,
-    memory: td.memory,
-    executionRoleArn: td.executionRoleArn,
-    taskRoleArn: td.taskRoleArn,
+    ...(c as Doc),
+    essential: c.essential ?? true, // AWS's default when omitted
+    cpu: c.cpu || undefined, // 0 = no reservation, what AWS and moto report when unset
+    portMappings: c.portMappings?.map((p) => ({ ...p, protocol: p.protocol ?? 'tcp' })),
+    environment: byName(c.environment).map((e) => (secretLooking(e.name) ? { ...e, value: redact(e.value ?? '') } : e)),
+    secrets: byName(c.secrets),
+    healthCheck: c.healthCheck && { ...c.healthCheck, startPeriod: c.healthCheck.startPeriod || undefined }, // 0 = unset
+    // AWS sets user "0" on a FireLens container (and refuses another user there); moto does not.
+    user: c.firelensConfiguration && c.user === '0' ? undefined : c.user,
+    versionConsistency: c.versionConsistency === 'enabled' ? undefined : c.versionConsistency, // AWS's default
   };
 }
 
-/** Compare over the union of keys: a field set only on the observed side is drift too. */
-function diffBoth(desired: Record<string, unknown>, observed: Record<string, unknown>): FieldDiff[] {
-  const union = Object.fromEntries(Object.keys(observed).map((key) => [key, undefined]));
-  return diffFields({ ...union, ...desired }, observed);
+/** A revision (or the register input) as a document: unknown fields stay, to be seen. */
+export function taskDefinitionDoc(
+  td: TaskDefinition | RegisterTaskDefinitionCommandInput,
+  tags: TagMap,
+  secretNames: ReadonlySet<string>,
+): TaskDefinitionDoc {
+  return {
+    ...(td as Doc),
+    family: td.family ?? '',
+    requiresCompatibilities: [...(td.requiresCompatibilities ?? [])].sort(),
+    enableFaultInjection: td.enableFaultInjection || undefined, // false is AWS's default
+    containerDefinitions: keyedBy((td.containerDefinitions ?? []).map((c) => containerDoc(c, secretNames)), 'name'),
+    tags,
+  };
 }
 
-/** Field-level differences between the desired input and a described revision (tags excluded). */
-export function taskDefinitionDiff(
-  desired: DesiredTaskDefinition,
-  observed: Pick<TaskDefinition, 'containerDefinitions'> & Parameters<typeof taskView>[0],
-): FieldDiff[] {
-  const fields = diffBoth(taskView(desired), taskView(observed));
-  const want = new Map(desired.containerDefinitions.map((c) => [c.name ?? '', containerView(c)]));
-  const have = new Map((observed.containerDefinitions ?? []).map((c) => [c.name ?? '', containerView(c)]));
-  for (const [name, view] of want) {
-    const current = have.get(name);
-    if (!current) {
-      fields.push({ field: `containerDefinitions.${name}`, from: undefined, to: view });
-      continue;
-    }
-    fields.push(...diffBoth(view, current).map((d) => ({ ...d, field: `containerDefinitions.${name}.${d.field}` })));
+/** The document back into the RegisterTaskDefinition input (containers in the document's order). */
+function registerInput(d: TaskDefinitionDoc): Record<string, unknown> {
+  const { containerDefinitions, tags, ...task } = d;
+  for (const field of TASK_DEFINITION_IGNORE) delete task[field];
+  const containers = Object.values(containerDefinitions);
+  if (JSON.stringify(containers).includes(REDACTED_PREFIX)) {
+    throw new UnsafeChangeError(`task definition ${d.family}: a redacted value cannot be registered; a person must decide`);
   }
-  for (const [name, view] of have) {
-    if (!want.has(name)) fields.push({ field: `containerDefinitions.${name}`, from: view, to: undefined });
-  }
-  return fields;
+  // Pruned: no empty lists or undefined fields the config never set.
+  return prune({ ...task, containerDefinitions: containers, tags: ecsTags(tags) }) as Record<string, unknown>;
 }
+
+const secretNamesOf = (config: RunbookConfig) => new Set(Object.keys(config.taskDefinition.api.secrets));
+
+/** Role ARNs from the iam step when it knows them now; the configured ones (the same ARNs) otherwise. */
+function rolesFor(ctx: StepContext): TaskRoles {
+  const iam = ctx.outputs.find('iam');
+  return iam && !hasRef(iam) ? { executionRoleArn: iam.executionRoleArn, taskRoleArn: iam.taskRoleArn } : configuredRoles(ctx.config);
+}
+
+const desiredDoc = (ctx: StepContext) =>
+  taskDefinitionDoc(desiredTaskDefinition(ctx.config, rolesFor(ctx)), ctx.config.tags, secretNamesOf(ctx.config));
+
+function desiredLogGroup(config: RunbookConfig): LogGroupDoc {
+  return {
+    logGroupName: config.taskDefinition.logGroup.name,
+    kmsKeyId: config.inputs.logsKmsKeyArn,
+    retentionInDays: config.taskDefinition.logGroup.retentionDays,
+    logGroupClass: 'STANDARD',
+    tags: config.tags,
+  };
+}
+
+/** Same revision content as desired; tags are converged in place and do not call for a new revision. */
+const sameContent = (desired: TaskDefinitionDoc, doc: Doc | undefined) => !!doc && sameDocument(desired, doc, [...TASK_DEFINITION_IGNORE, 'tags']);
+const contentDiffs = (desired: TaskDefinitionDoc, doc: Doc) => diffDocuments(desired, doc, [...TASK_DEFINITION_IGNORE, 'tags']);
+const revisionName = (doc: Doc) => `${doc.family}:${doc.revision}`;
 
 // ---------------------------------------------------------------------------------------------
 // Observation
 
 const revisionOf = (arn: string | undefined): number => (arn ? Number(arn.split(':').pop()) || 0 : 0);
+const familyOf = (arn: string) => arn.split('/').pop()?.split(':')[0];
 
-async function describeLatest(ctx: StepContext): Promise<{ taskDefinition: TaskDefinition; tags: Tag[] } | undefined> {
+type Described = { taskDefinition: TaskDefinition; tags: Tag[] };
+
+async function describeRevision(ctx: StepContext, taskDefinition: string): Promise<Described | undefined> {
+  try {
+    const found = await ctx.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition, include: ['TAGS'] }));
+    return found.taskDefinition ? { taskDefinition: found.taskDefinition, tags: found.tags ?? [] } : undefined;
+  } catch (error) {
+    // ECS answers a family with no revision with a generic ClientException.
+    if (isAwsError(error, 'ClientException') && /unable to describe task definition/i.test((error as Error).message)) return undefined;
+    throw error;
+  }
+}
+
+async function describeLatestActive(ctx: StepContext): Promise<Described | undefined> {
   const family = ctx.config.taskDefinition.family;
-  const describe = async (taskDefinition: string) => {
-    try {
-      return await ctx.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition, include: ['TAGS'] }));
-    } catch (error) {
-      // ECS answers a family with no revision with a generic ClientException.
-      if (isAwsError(error, 'ClientException') && /unable to describe task definition/i.test((error as Error).message)) return undefined;
-      throw error;
-    }
-  };
-  const found = await describe(family);
-  if (!found?.taskDefinition) return undefined;
-  if (found.taskDefinition.status === 'ACTIVE') return { taskDefinition: found.taskDefinition, tags: found.tags ?? [] };
-  // moto describes the highest revision even when it is INACTIVE (AWS gives the latest ACTIVE one).
-  const { taskDefinitionArns } = await ctx.clients.ecs.send(
-    new ListTaskDefinitionsCommand({ familyPrefix: family, status: 'ACTIVE', sort: 'DESC', maxResults: 1 }),
-  );
-  const latest = (taskDefinitionArns ?? [])
-    .filter((arn) => arn.split('/').pop()?.split(':')[0] === family)
-    .sort((a, b) => revisionOf(b) - revisionOf(a))[0];
+  const found = await describeRevision(ctx, family);
+  if (!found || found.taskDefinition.status === 'ACTIVE') return found;
+  // AWS describes a family's latest ACTIVE revision; moto the highest one even when it is INACTIVE.
+  // moto also ignores sort and maxResults: read every page and take the highest revision.
+  let latest: string | undefined;
+  for await (const page of paginateListTaskDefinitions({ client: ctx.clients.ecs }, { familyPrefix: family, status: 'ACTIVE', sort: 'DESC' })) {
+    for (const arn of page.taskDefinitionArns ?? []) if (familyOf(arn) === family && revisionOf(arn) > revisionOf(latest)) latest = arn;
+  }
   if (!latest) return undefined;
-  const again = await describe(latest);
-  return again?.taskDefinition?.status === 'ACTIVE' ? { taskDefinition: again.taskDefinition, tags: again.tags ?? [] } : undefined;
+  const again = await describeRevision(ctx, latest);
+  return again?.taskDefinition.status === 'ACTIVE' ? again : undefined;
 }
 
-async function observeLogGroup(ctx: StepContext): Promise<LogGroupState> {
-  const group = await findLogGroup(ctx.clients.logs, ctx.config.taskDefinition.logGroup.name);
-  if (!group) return { exists: false };
-  // moto implements ListTagsForResource/TagResource as well as the deprecated *LogGroup calls.
-  const { tags } = await ctx.clients.logs.send(new ListTagsForResourceCommand({ resourceArn: names.logGroupArn(ctx.config) }));
-  return { exists: true, retentionInDays: group.retentionInDays, kmsKeyId: group.kmsKeyId, tags: tags ?? {} };
+async function observeLogGroup(ctx: StepContext): Promise<LogGroupDoc | undefined> {
+  const group: LogGroup | undefined = await findLogGroup(ctx.clients.logs, ctx.config.taskDefinition.logGroup.name);
+  if (!group) return undefined;
+  const resourceArn = group.logGroupArn ?? group.arn?.replace(/:\*$/, '') ?? names.logGroupArn(ctx.config);
+  const { tags } = await ctx.clients.logs.send(new ListTagsForResourceCommand({ resourceArn }));
+  return {
+    ...(group as Doc),
+    logGroupName: group.logGroupName ?? '',
+    logGroupArn: resourceArn,
+    logGroupClass: group.logGroupClass ?? 'STANDARD', // AWS's default; moto does not report it
+    tags: managedTags(tags, ctx.config.tags),
+  };
 }
 
-function desiredLogGroup(config: RunbookConfig) {
-  return { retentionInDays: config.taskDefinition.logGroup.retentionDays, kmsKeyId: config.inputs.logsKmsKeyArn };
+/**
+ * `task-definition` is the ACTIVE revision that equals the desired document: the family's latest
+ * when it does, else none (a new revision is registered). So a lost register reply is adopted when
+ * the latest equals what it registers, and rollback deregisters only the revision this run created.
+ * `service-revision` (what the service runs) and `latest-revision` decide the outputs and notes.
+ */
+async function observe(ctx: StepContext): Promise<Observed> {
+  const config = ctx.config;
+  const logGroup = await observeLogGroup(ctx);
+  const latest = await describeLatestActive(ctx);
+  const service = await describeService(ctx.clients.ecs, config.cluster.name, config.service.name);
+  const runningRef = service?.taskDefinition;
+  const running =
+    !runningRef ? undefined : runningRef === latest?.taskDefinition.taskDefinitionArn ? latest : await describeRevision(ctx, runningRef);
+  const doc = (d: Described | undefined) => d && taskDefinitionDoc(d.taskDefinition, managedTags(d.tags, config.tags), secretNamesOf(config));
+  const latestDoc = doc(latest);
+  return {
+    'log-group': logGroup,
+    'task-definition': sameContent(desiredDoc(ctx), latestDoc) ? latestDoc : undefined,
+    'service-revision': doc(running),
+    'latest-revision': latestDoc,
+  };
 }
 
-const changedFields = (change: Change | undefined) => new Set((change?.fields ?? []).map((f) => f.field.split('.')[0]));
-const definitionFields = (change: Change | undefined) => (change?.fields ?? []).filter((f) => !f.field.startsWith('tags.'));
+// ---------------------------------------------------------------------------------------------
+// Decision: which revision the service gets, and what the plan says about it
+
+const shortValue = (value: unknown) => {
+  const text = value === undefined ? '(unset)' : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+};
+const fieldList = (diffs: FieldDiff[]) => diffs.map((d) => d.field).join(', ');
+const fieldValues = (diffs: FieldDiff[]) => diffs.map((d) => `${d.field}: ${shortValue(d.from)} → ${shortValue(d.to)}`).join('; ');
+
+interface Decision {
+  desired: TaskDefinitionDoc;
+  running?: Doc;
+  latest?: Doc;
+  /** The revision the service gets when no new one is registered. */
+  reuse?: Doc;
+  /** A short sentence for the change; long sentences for the plan's notes. */
+  note?: string;
+  notes: string[];
+}
+
+function decide(ctx: StepContext, observed: Observed): Decision {
+  const desired = desiredDoc(ctx);
+  const running = observed['service-revision'];
+  const latest = observed['latest-revision'];
+  const runningOk = sameContent(desired, running);
+  const latestOk = sameContent(desired, latest);
+  const notes: string[] = [];
+  const reasons: string[] = [];
+  if (running && !runningOk) {
+    const diffs = contentDiffs(desired, running);
+    const then = latestOk
+      ? `${revisionName(latest!)} (latest ACTIVE) equals the config: no new revision; the service step moves the service to it`
+      : 'a new revision is registered and the service step moves the service to it';
+    notes.push(`the service runs ${revisionName(running)}, which differs from the config (${fieldValues(diffs)}): ${then}`);
+    reasons.push(`the service's ${revisionName(running)} differs in ${fieldList(diffs)}`);
+  }
+  // A latest revision that is not the service's and differs (e.g. registered out of band): never
+  // used, and a new revision makes the config's document what the family name resolves to.
+  if (latest && !latestOk && latest.taskDefinitionArn !== running?.taskDefinitionArn) {
+    const diffs = contentDiffs(desired, latest);
+    const stays = runningOk ? `; the service stays on ${revisionName(running!)}` : '';
+    notes.push(
+      `${revisionName(latest)}, the family's latest ACTIVE revision (what "${latest.family}" resolves to), differs from the config ` +
+        `(${fieldValues(diffs)}): a new revision of the config's document is registered${stays}${stays ? ', which equals the config' : ''}`,
+    );
+    reasons.push(`the latest ACTIVE ${revisionName(latest)} differs in ${fieldList(diffs)}${stays}`);
+  }
+  const reuse = runningOk ? running : latestOk ? latest : undefined;
+  return { desired, running, latest, reuse, notes, ...(!latestOk && reasons.length ? { note: `new revision: ${reasons.join('; ')}` } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resources
+
+function logGroupResource(ctx: StepContext, observed: Observed): ResourceDef<LogGroupDoc> {
+  const name = `log group ${ctx.config.taskDefinition.logGroup.name}`;
+  const o = observed['log-group'] as LogGroupDoc | undefined;
+  return {
+    id: 'log-group',
+    name,
+    desired: desiredLogGroup(ctx.config),
+    observed: o,
+    ignore: LOG_GROUP_IGNORE,
+    ...(o ? {} : { note: 'encrypted with inputs.logsKmsKeyArn: the runbook creates it without KMS, section 3.3 requires KMS' }),
+    create: (d) => [
+      act(
+        'logs',
+        'CreateLogGroup',
+        { logGroupName: d.logGroupName, ...(d.kmsKeyId ? { kmsKeyId: d.kmsKeyId } : {}), ...(Object.keys(d.tags).length ? { tags: d.tags } : {}) },
+        { existsErrors: ['ResourceAlreadyExistsException'] },
+      ),
+      ...(d.retentionInDays ? [act('logs', 'PutRetentionPolicy', { logGroupName: d.logGroupName, retentionInDays: d.retentionInDays })] : []),
+    ],
+    update: (d, o, diffs) => {
+      const changed = changedTopLevel(diffs);
+      // logGroupClass cannot change after creation; anything unknown is a person's call.
+      refuseUnhandled(name, diffs, ['retentionInDays', 'kmsKeyId', 'tags']);
+      const logGroupName = d.logGroupName;
+      const actions: ActionSpec[] = [];
+      if (changed.has('retentionInDays')) {
+        actions.push(
+          d.retentionInDays
+            ? act('logs', 'PutRetentionPolicy', { logGroupName, retentionInDays: d.retentionInDays })
+            : act('logs', 'DeleteRetentionPolicy', { logGroupName }),
+        );
+      }
+      // Only sent on drift: moto answers AssociateKmsKey and DisassociateKmsKey with HTTP 500.
+      if (changed.has('kmsKeyId')) {
+        actions.push(
+          d.kmsKeyId ? act('logs', 'AssociateKmsKey', { logGroupName, kmsKeyId: d.kmsKeyId }) : act('logs', 'DisassociateKmsKey', { logGroupName }),
+        );
+      }
+      const { tag, untag } = tagChanges(d.tags, o.tags);
+      const resourceArn = o.logGroupArn as string;
+      if (Object.keys(tag).length) actions.push(act('logs', 'TagResource', { resourceArn, tags: tag }));
+      if (untag.length) actions.push(act('logs', 'UntagResource', { resourceArn, tagKeys: untag }));
+      return actions;
+    },
+    remove: (o) => [act('logs', 'DeleteLogGroup', { logGroupName: o.logGroupName }, { goneErrors: ['ResourceNotFoundException'] })],
+  };
+}
+
+function taskDefinitionResource(ctx: StepContext, observed: Observed): ResourceDef<TaskDefinitionDoc> {
+  const name = `task definition ${ctx.config.taskDefinition.family}`;
+  const decision = decide(ctx, observed);
+  const o = observed['task-definition'] as TaskDefinitionDoc | undefined;
+  return {
+    id: 'task-definition',
+    name,
+    desired: decision.desired,
+    observed: o,
+    ignore: TASK_DEFINITION_IGNORE,
+    ...(decision.note ? { note: decision.note } : o ? { note: `tags ${revisionName(o)}; no new revision` } : {}),
+    create: (d) => [
+      act('ecs', 'RegisterTaskDefinition', registerInput(d), {
+        binds: { taskDefinitionArn: 'taskDefinition.taskDefinitionArn' },
+        adoptBinds: { taskDefinitionArn: 'taskDefinitionArn' },
+      }),
+    ],
+    // The observed revision equals the desired document but for tags (see observe): a revision's
+    // content never changes, only its tags.
+    update: (d, o, diffs) => {
+      refuseUnhandled(`${name} (${revisionName(o)})`, diffs, ['tags']);
+      const { tag, untag } = tagChanges(d.tags, o.tags);
+      const resourceArn = o.taskDefinitionArn as string;
+      return [
+        ...(Object.keys(tag).length ? [act('ecs', 'TagResource', { resourceArn, tags: ecsTags(tag) })] : []),
+        ...(untag.length ? [act('ecs', 'UntagResource', { resourceArn, tagKeys: untag })] : []),
+      ];
+    },
+    // Compensation: only the revision this run registered (the journal proves it); deregistering
+    // twice is harmless. Older revisions stay for `rollback --to`.
+    remove: (o) => [act('ecs', 'DeregisterTaskDefinition', { taskDefinition: o.taskDefinitionArn as string })],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validate
+
+function taskDefinitionFindings(ctx: StepContext, decision: Decision): Finding[] {
+  const resource = `task definition ${ctx.config.taskDefinition.family}`;
+  const { desired, running, latest } = decision;
+  const judged = running ?? latest;
+  if (!judged) {
+    return [
+      fail('Task Definition', resource, `no ACTIVE revision of family ${ctx.config.taskDefinition.family}`),
+      skip('Task Definition Secrets', resource, 'no task definition to inspect'),
+    ];
+  }
+  const findings: Finding[] = [];
+  const rev = `${revisionName(judged)}${running ? ' (the service runs it)' : ''}`;
+  const diffs = diffDocuments(desired, judged, TASK_DEFINITION_IGNORE);
+  findings.push(
+    diffs.length
+      ? fail('Task Definition', resource, `${rev} differs from the config: ${fieldList(diffs)} (run plan)`)
+      : ok('Task Definition', resource, `${rev} matches the config`),
+  );
+  if (running && latest && latest.taskDefinitionArn !== running.taskDefinitionArn && !sameContent(desired, latest)) {
+    findings.push(
+      fail(
+        'Task Definition',
+        resource,
+        `${revisionName(latest)}, the family's latest ACTIVE revision, differs from the config: ${fieldList(contentDiffs(desired, latest))} (run plan)`,
+      ),
+    );
+  }
+  const configuredSecrets = secretNamesOf(ctx.config);
+  const containers = Object.values(judged.containerDefinitions as Record<string, ContainerDefinition>);
+  const problems = containers.flatMap((c) =>
+    (c.environment ?? [])
+      .filter((e) => SECRET_LOOKING_NAME.test(e.name ?? '') || configuredSecrets.has(e.name ?? ''))
+      .map((e) => `container ${c.name} has ${e.name} in cleartext environment`),
+  );
+  const fromSecrets = containers.flatMap((c) => (c.secrets ?? []).map((s) => `${c.name}/${s.name}`));
+  findings.push(
+    problems.length
+      ? fail('Task Definition Secrets', resource, `${revisionName(judged)}: ${problems.join('; ')}; move them to secrets (Secrets Manager)`)
+      : ok(
+          'Task Definition Secrets',
+          resource,
+          `${revisionName(judged)}: no secret in environment; from Secrets Manager: ${fromSecrets.join(', ') || 'none'}`,
+        ),
+  );
+  return findings;
+}
+
+async function logGroupFindings(ctx: StepContext, ours: LogGroupDoc | undefined, judged: Doc | undefined): Promise<Finding[]> {
+  const config = ctx.config;
+  const ourName = config.taskDefinition.logGroup.name;
+  // Section 3.3 covers every log group the tasks write to, not only ours.
+  const others = new Set<string>();
+  for (const c of Object.values((judged?.containerDefinitions ?? {}) as Record<string, ContainerDefinition>)) {
+    const options = c.logConfiguration?.options ?? {};
+    for (const name of [options.log_group_name, options['awslogs-group']]) if (name && name !== ourName) others.add(name);
+  }
+  const findings: Finding[] = [];
+  const encryption = (name: string, kmsKeyId: string | undefined, exists: boolean) => {
+    const where = `log group ${name}`;
+    if (!exists) return fail('Log Group Encryption', where, 'log group does not exist');
+    if (!kmsKeyId) return fail('Log Group Encryption', where, 'not encrypted with KMS (no kmsKeyId)');
+    if (name === ourName && kmsKeyId !== config.inputs.logsKmsKeyArn) {
+      return warn('Log Group Encryption', where, `encrypted with ${kmsKeyId}, config says ${config.inputs.logsKmsKeyArn}`);
+    }
+    return ok('Log Group Encryption', where, `encrypted with ${kmsKeyId}`);
+  };
+  findings.push(encryption(ourName, ours?.kmsKeyId, !!ours));
+  if (ours) {
+    const want = config.taskDefinition.logGroup.retentionDays;
+    const have = ours.retentionInDays;
+    findings.push(
+      have === want
+        ? ok('Log Retention', `log group ${ourName}`, `retention ${want} days`)
+        : fail('Log Retention', `log group ${ourName}`, `retention is ${have ? `${have} days` : 'never expire'}, want ${want} days`),
+    );
+  }
+  for (const name of others) {
+    const group = await findLogGroup(ctx.clients.logs, name);
+    findings.push(encryption(name, group?.kmsKeyId, !!group));
+  }
+  return findings;
+}
 
 // ---------------------------------------------------------------------------------------------
 
-export const taskDefinitionStep: Step<'task-definition', TaskDefinitionState> = {
+export const taskDefinitionStep = defineStep<'task-definition'>({
   id: 'task-definition',
   section: '1.4',
   title: 'Log group and task definition',
+  needs: ['iam'],
 
-  async plan(ctx) {
-    const config = ctx.config;
-    const logGroup = await observeLogGroup(ctx);
-    const latest = await describeLatest(ctx);
-    const before: TaskDefinitionState = {
-      logGroup,
-      latestArn: latest?.taskDefinition.taskDefinitionArn,
-      tags: latest ? tagRecord(latest.tags) : undefined,
-    };
-    const changes: Change[] = [];
+  observe,
 
-    if (!logGroup.exists) {
-      changes.push({
-        resource: lgResource(ctx),
-        action: 'create',
-        fields: diffFields({ ...desiredLogGroup(config), tags: config.tags }, {}),
-        note: 'encrypted with inputs.logsKmsKeyArn: the runbook creates it without KMS, section 3.3 requires KMS',
-      });
-    } else {
-      const observedTags = ecsTagList(logGroup.tags ?? {});
-      const fields = [
-        ...diffFields(desiredLogGroup(config), logGroup as unknown as Record<string, unknown>),
-        ...tagsAsDiff(missingTags(config.tags, observedTags), observedTags),
-      ];
-      if (fields.length) changes.push({ resource: lgResource(ctx), action: 'update', fields });
-    }
+  // The log group first: the task definition's log router writes to it.
+  resources: (ctx, observed) => [logGroupResource(ctx, observed), taskDefinitionResource(ctx, observed)],
 
-    const desired = desiredTaskDefinition(config, rolesFor(ctx));
-    if (!latest) {
-      changes.push({
-        resource: tdResource(ctx),
-        action: 'create',
-        fields: [...taskDefinitionDiff(desired, { containerDefinitions: [] }), { field: 'tags', from: undefined, to: config.tags }],
-      });
-      return { before, changes };
-    }
-    const definition = taskDefinitionDiff(desired, latest.taskDefinition);
-    const fields = [...definition, ...tagsAsDiff(missingTags(config.tags, latest.tags), latest.tags)];
-    if (fields.length) {
-      changes.push({
-        resource: tdResource(ctx),
-        action: 'update',
-        fields,
-        note: definition.length
-          ? `registers a new revision (current ${config.taskDefinition.family}:${latest.taskDefinition.revision})`
-          : `tags revision ${latest.taskDefinition.revision}; no new revision`,
-      });
-    }
-    // The ARN is only known now when no new revision will be registered.
-    const outputs = definition.length ? undefined : { taskDefinitionArn: before.latestArn!, logGroupName: config.taskDefinition.logGroup.name };
-    return { before, changes, outputs };
-  },
+  // Never a revision that differs from the desired document: the running one or the latest ACTIVE
+  // when it equals it, else the one this run registers.
+  outputs: (ctx, observed) => ({
+    taskDefinitionArn: (decide(ctx, observed).reuse?.taskDefinitionArn as string | undefined) ?? ref('task-definition', 'taskDefinitionArn'),
+    logGroupName: ctx.config.taskDefinition.logGroup.name,
+  }),
 
-  async apply(ctx, given) {
-    const plan: Plan<StepOutputs['task-definition'], TaskDefinitionState> = given.before ? given : await taskDefinitionStep.plan(ctx);
-    const before = plan.before!;
-    const write = stepWriter(ctx, 'task-definition');
-    const config = ctx.config;
-    const lg = config.taskDefinition.logGroup;
-    const logGroupArn = names.logGroupArn(config);
-
-    const lgChange = plan.changes.find((c) => c.resource === lgResource(ctx));
-    if (lgChange?.action === 'create') {
-      await write(lgResource(ctx), 'create', 'CreateLogGroup', () =>
-        ctx.clients.logs.send(new CreateLogGroupCommand({ logGroupName: lg.name, kmsKeyId: config.inputs.logsKmsKeyArn, tags: config.tags })),
-      );
-      await write(lgResource(ctx), 'update', 'PutRetentionPolicy', () =>
-        ctx.clients.logs.send(new PutRetentionPolicyCommand({ logGroupName: lg.name, retentionInDays: lg.retentionDays })),
-      );
-    } else if (lgChange) {
-      const changed = changedFields(lgChange);
-      if (changed.has('retentionInDays')) {
-        await write(lgResource(ctx), 'update', 'PutRetentionPolicy', () =>
-          ctx.clients.logs.send(new PutRetentionPolicyCommand({ logGroupName: lg.name, retentionInDays: lg.retentionDays })),
-        );
-      }
-      if (changed.has('kmsKeyId')) {
-        // Only on drift: moto does not implement AssociateKmsKey.
-        await write(lgResource(ctx), 'update', 'AssociateKmsKey', () =>
-          ctx.clients.logs.send(new AssociateKmsKeyCommand({ logGroupName: lg.name, kmsKeyId: config.inputs.logsKmsKeyArn })),
-        );
-      }
-      if (changed.has('tags')) {
-        const tags = missingTags(config.tags, ecsTagList(before.logGroup.tags ?? {}));
-        await write(lgResource(ctx), 'update', 'TagResource', () =>
-          ctx.clients.logs.send(new TagLogGroupCommand({ resourceArn: logGroupArn, tags })),
-        );
-      }
-    }
-
-    const tdChange = plan.changes.find((c) => c.resource === tdResource(ctx));
-    let taskDefinitionArn = before.latestArn;
-    if (tdChange && (tdChange.action === 'create' || definitionFields(tdChange).length > 0)) {
-      const { taskDefinition } = await write(tdResource(ctx), tdChange.action, 'RegisterTaskDefinition', () =>
-        ctx.clients.ecs.send(new RegisterTaskDefinitionCommand(desiredTaskDefinition(config, rolesFor(ctx)))),
-      );
-      taskDefinitionArn = taskDefinition!.taskDefinitionArn!;
-      ctx.report(`registered ${config.taskDefinition.family}:${taskDefinition!.revision}`);
-    } else if (tdChange) {
-      const tags = missingTags(config.tags, ecsTagList(before.tags ?? {}));
-      await write(tdResource(ctx), 'update', 'TagResource', () =>
-        ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: taskDefinitionArn, tags: ecsTagList(tags) })),
-      );
-    }
-    return { taskDefinitionArn: taskDefinitionArn!, logGroupName: lg.name };
-  },
+  notes: (ctx, observed) => decide(ctx, observed).notes,
 
   async validate(ctx) {
-    const config = ctx.config;
-    const findings: Finding[] = [];
-    const resource = tdResource(ctx);
-    const latest = await describeLatest(ctx);
-
-    if (!latest) {
-      findings.push(fail('Task Definition', resource, `no ACTIVE revision of family ${config.taskDefinition.family}`));
-      findings.push(skip('Task Definition Secrets', resource, 'no task definition to inspect'));
-    } else {
-      const td = latest.taskDefinition;
-      const rev = `${td.family}:${td.revision}`;
-      const diffs = taskDefinitionDiff(desiredTaskDefinition(config, rolesFor(ctx)), td);
-      findings.push(
-        diffs.length
-          ? fail('Task Definition', resource, `${rev} differs from the config: ${diffs.map((d) => d.field).join(', ')}`)
-          : ok('Task Definition', resource, `${rev} matches the config`),
-      );
-      const configuredSecrets = new Set(Object.keys(config.taskDefinition.api.secrets));
-      const problems = (td.containerDefinitions ?? []).flatMap((c) =>
-        (c.environment ?? [])
-          .filter((e) => SECRET_LOOKING_NAME.test(e.name ?? '') || configuredSecrets.has(e.name ?? ''))
-          .map((e) => `container ${c.name} has ${e.name} in cleartext environment`),
-      );
-      const fromSecrets = (td.containerDefinitions ?? []).flatMap((c) => (c.secrets ?? []).map((s) => `${c.name}/${s.name}`));
-      findings.push(
-        problems.length
-          ? fail('Task Definition Secrets', resource, `${rev}: ${problems.join('; ')}; move them to secrets (Secrets Manager)`)
-          : ok(
-              'Task Definition Secrets',
-              resource,
-              `${rev}: no secret in environment; from Secrets Manager: ${fromSecrets.join(', ') || 'none'}`,
-            ),
-      );
-    }
-
-    // Section 3.3 covers every log group the tasks write to, not only ours.
-    const groups = new Set([config.taskDefinition.logGroup.name]);
-    for (const c of latest?.taskDefinition.containerDefinitions ?? []) {
-      const options = c.logConfiguration?.options ?? {};
-      for (const name of [options.log_group_name, options['awslogs-group']]) if (name) groups.add(name);
-    }
-    for (const name of groups) {
-      const group = await findLogGroup(ctx.clients.logs, name);
-      const where = `log group ${name}`;
-      if (!group) findings.push(fail('Log Group Encryption', where, 'log group does not exist'));
-      else if (!group.kmsKeyId) findings.push(fail('Log Group Encryption', where, 'not encrypted with KMS (no kmsKeyId)'));
-      else if (name === config.taskDefinition.logGroup.name && group.kmsKeyId !== config.inputs.logsKmsKeyArn)
-        findings.push(warn('Log Group Encryption', where, `encrypted with ${group.kmsKeyId}, config says ${config.inputs.logsKmsKeyArn}`));
-      else findings.push(ok('Log Group Encryption', where, `encrypted with ${group.kmsKeyId}`));
-      if (name === config.taskDefinition.logGroup.name && group) {
-        const want = config.taskDefinition.logGroup.retentionDays;
-        findings.push(
-          group.retentionInDays === want
-            ? ok('Log Retention', where, `retention ${want} days`)
-            : fail('Log Retention', where, `retention is ${group.retentionInDays ? `${group.retentionInDays} days` : 'never expire'}, want ${want} days`),
-        );
-      }
-    }
-    return findings;
+    const observed = await observe(ctx);
+    const decision = decide(ctx, observed);
+    return [
+      ...taskDefinitionFindings(ctx, decision),
+      ...(await logGroupFindings(ctx, observed['log-group'] as LogGroupDoc | undefined, decision.running ?? decision.latest)),
+    ];
   },
-
-  async rollback(ctx, before) {
-    if (!before) return;
-    const write = stepWriter(ctx, 'task-definition');
-    const config = ctx.config;
-    const lg = config.taskDefinition.logGroup;
-    const logGroupArn = names.logGroupArn(config);
-
-    // The task definition first: it names the log group.
-    const latest = await describeLatest(ctx);
-    const latestArn = latest?.taskDefinition.taskDefinitionArn;
-    if (latestArn && latestArn !== before.latestArn && revisionOf(latestArn) > revisionOf(before.latestArn)) {
-      // Only the revision this run registered; older revisions stay for `rollback --to`.
-      await write(tdResource(ctx), 'delete', 'DeregisterTaskDefinition', () =>
-        ctx.clients.ecs.send(new DeregisterTaskDefinitionCommand({ taskDefinition: latestArn })),
-      );
-    } else if (latest && latestArn === before.latestArn && before.tags) {
-      const { untag, retag } = tagsToRestore(before.tags ?? {}, tagRecord(latest.tags), config.tags);
-      if (untag.length) {
-        await write(tdResource(ctx), 'update', 'UntagResource', () =>
-          ctx.clients.ecs.send(new UntagResourceCommand({ resourceArn: latestArn, tagKeys: untag })),
-        );
-      }
-      if (Object.keys(retag).length) {
-        await write(tdResource(ctx), 'update', 'TagResource', () =>
-          ctx.clients.ecs.send(new TagResourceCommand({ resourceArn: latestArn, tags: ecsTagList(retag) })),
-        );
-      }
-    }
-
-    const now = await observeLogGroup(ctx);
-    if (!before.logGroup.exists) {
-      if (now.exists) {
-        await write(lgResource(ctx), 'delete', 'DeleteLogGroup', () =>
-          ctx.clients.logs.send(new DeleteLogGroupCommand({ logGroupName: lg.name })),
-        );
-      }
-      return;
-    }
-    if (!now.exists) return; // someone else deleted it; nothing of ours to restore
-    const was = before.logGroup;
-    if (now.retentionInDays !== was.retentionInDays) {
-      await (was.retentionInDays === undefined
-        ? write(lgResource(ctx), 'update', 'DeleteRetentionPolicy', () =>
-            ctx.clients.logs.send(new DeleteRetentionPolicyCommand({ logGroupName: lg.name })),
-          )
-        : write(lgResource(ctx), 'update', 'PutRetentionPolicy', () =>
-            ctx.clients.logs.send(new PutRetentionPolicyCommand({ logGroupName: lg.name, retentionInDays: was.retentionInDays })),
-          ));
-    }
-    if (now.kmsKeyId !== was.kmsKeyId) {
-      await (was.kmsKeyId === undefined
-        ? write(lgResource(ctx), 'update', 'DisassociateKmsKey', () =>
-            ctx.clients.logs.send(new DisassociateKmsKeyCommand({ logGroupName: lg.name })),
-          )
-        : write(lgResource(ctx), 'update', 'AssociateKmsKey', () =>
-            ctx.clients.logs.send(new AssociateKmsKeyCommand({ logGroupName: lg.name, kmsKeyId: was.kmsKeyId })),
-          ));
-    }
-    const { untag, retag } = tagsToRestore(was.tags ?? {}, now.tags ?? {}, config.tags);
-    if (untag.length) {
-      await write(lgResource(ctx), 'update', 'UntagResource', () =>
-        ctx.clients.logs.send(new UntagLogGroupCommand({ resourceArn: logGroupArn, tagKeys: untag })),
-      );
-    }
-    if (Object.keys(retag).length) {
-      await write(lgResource(ctx), 'update', 'TagResource', () =>
-        ctx.clients.logs.send(new TagLogGroupCommand({ resourceArn: logGroupArn, tags: retag })),
-      );
-    }
-  },
-};
+});

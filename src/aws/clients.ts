@@ -1,5 +1,8 @@
 // One factory builds every AWS client from one shared config (DESIGN.md §5), and one middleware
-// counts every call per service and operation, read vs write.
+// counts every call per service and operation, read vs write. Reads retry longer than writes: a
+// throttled Describe* is harmless to repeat, while a write retried many times only adds load (and
+// a create retried after a lost reply answers "already exists").
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ACMClient } from '@aws-sdk/client-acm';
 import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -13,20 +16,33 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STSClient } from '@aws-sdk/client-sts';
+import { AdaptiveRetryStrategy } from '@smithy/core/retry';
 
 export interface ClientSettings {
   region: string;
   profile?: string;
   endpointUrl?: string;
+  /** Attempts per write call (default 5); also per read call unless readMaxAttempts is given. */
   maxAttempts?: number;
+  /** Attempts per read call (default 10, or maxAttempts when only that is given). */
+  readMaxAttempts?: number;
 }
+
+/** Default attempts per call (the first try included). */
+export const DEFAULT_WRITE_ATTEMPTS = 5;
+export const DEFAULT_READ_ATTEMPTS = 10;
 
 export interface CallRecord {
   service: string;
   operation: string;
-  kind: 'read' | 'write';
+  /** `lock`: the environment lock's own item in its DynamoDB table, not a change to the environment. */
+  kind: 'read' | 'write' | 'lock';
   count: number;
 }
+
+/** The client the environment lock uses: counted apart, so "0 writes" still means the environment. */
+export const LOCK_SERVICE = 'lock';
 
 const READ_PREFIXES = ['Describe', 'List', 'Get', 'BatchGet', 'Filter', 'Lookup'];
 
@@ -42,14 +58,14 @@ export class CallCounter {
     const key = `${service}:${operation}`;
     const existing = this.calls.get(key);
     if (existing) existing.count++;
-    else this.calls.set(key, { service, operation, kind: classifyOperation(operation), count: 1 });
+    else this.calls.set(key, { service, operation, kind: service === LOCK_SERVICE ? 'lock' : classifyOperation(operation), count: 1 });
   }
 
   list(): CallRecord[] {
     return [...this.calls.values()].sort((a, b) => `${a.service}${a.operation}`.localeCompare(`${b.service}${b.operation}`));
   }
 
-  total(kind?: 'read' | 'write'): number {
+  total(kind?: CallRecord['kind']): number {
     return this.list()
       .filter((c) => !kind || c.kind === kind)
       .reduce((sum, c) => sum + c.count, 0);
@@ -75,6 +91,7 @@ const clientConstructors = {
   cloudwatch: CloudWatchClient,
   logs: CloudWatchLogsClient,
   dynamodb: DynamoDBClient,
+  [LOCK_SERVICE]: DynamoDBClient,
   ec2: EC2Client,
   ecr: ECRClient,
   ecs: ECSClient,
@@ -83,6 +100,7 @@ const clientConstructors = {
   kms: KMSClient,
   rds: RDSClient,
   secrets: SecretsManagerClient,
+  sts: STSClient,
 } as const;
 
 type ClientName = keyof typeof clientConstructors;
@@ -102,15 +120,51 @@ export function countCalls(client: unknown, service: string, counter: CallCounte
   );
 }
 
+/** The kind of the call being sent, for the retry strategy (set by the middleware below). */
+const callKind = new AsyncLocalStorage<'read' | 'write'>();
+
+/**
+ * The SDK's adaptive strategy (client-side rate limiting on throttling, backoff with jitter), with
+ * the number of attempts chosen per call: `reads` for a read operation, `writes` otherwise (and
+ * outside a call, e.g. `client.config.maxAttempts()`).
+ */
+export function kindAwareRetryStrategy(attempts: { reads: number; writes: number }) {
+  const maxAttempts = async () => (callKind.getStore() === 'read' ? attempts.reads : attempts.writes);
+  return { strategy: new AdaptiveRetryStrategy(maxAttempts), maxAttempts };
+}
+
+/** Runs `call` as a call of that kind (what the middleware does for every command). */
+export function withCallKind<T>(kind: 'read' | 'write', call: () => Promise<T>): Promise<T> {
+  return callKind.run(kind, call);
+}
+
+/**
+ * Marks each command as a read or a write for the retry strategy. It sits in `initialize`, above the
+ * retry middleware (finalizeRequest), so the counter still sees one logical call per send.
+ */
+function markCallKind(client: unknown): void {
+  (client as MiddlewareCapable).middlewareStack.add(
+    (next, context) => (args) => withCallKind(classifyOperation((context.commandName ?? '').replace(/Command$/, '')), () => next(args)),
+    { step: 'initialize', name: 'fintechRunbookCallKind' },
+  );
+}
+
 /** Clients are created on first use: `--help` or a config error builds none. */
 export function createClients(settings: ClientSettings, counter = new CallCounter()): AwsClients {
   const created = new Map<ClientName, { destroy(): void }>();
-  const shared = {
-    region: settings.region,
-    ...(settings.profile ? { profile: settings.profile } : {}),
-    ...(settings.endpointUrl ? { endpoint: settings.endpointUrl } : {}),
-    maxAttempts: settings.maxAttempts ?? 5,
-    retryMode: 'adaptive',
+  const writes = settings.maxAttempts ?? DEFAULT_WRITE_ATTEMPTS;
+  const reads = settings.readMaxAttempts ?? settings.maxAttempts ?? DEFAULT_READ_ATTEMPTS;
+  const shared = () => {
+    // One strategy per client, as the SDK makes it: its rate limiter learns that service's throttling.
+    const { strategy, maxAttempts } = kindAwareRetryStrategy({ reads, writes });
+    return {
+      region: settings.region,
+      ...(settings.profile ? { profile: settings.profile } : {}),
+      ...(settings.endpointUrl ? { endpoint: settings.endpointUrl } : {}),
+      maxAttempts,
+      retryMode: 'adaptive',
+      retryStrategy: strategy,
+    };
   };
   const clients = { counter, destroy: () => created.forEach((c) => c.destroy()) } as Record<string, unknown>;
   for (const name of Object.keys(clientConstructors) as ClientName[]) {
@@ -120,8 +174,9 @@ export function createClients(settings: ClientSettings, counter = new CallCounte
         let client = created.get(name);
         if (!client) {
           const Ctor = clientConstructors[name] as unknown as new (config: object) => { destroy(): void };
-          client = new Ctor(shared);
+          client = new Ctor(shared());
           countCalls(client, name, counter);
+          markCallKind(client);
           created.set(name, client);
         }
         return client;

@@ -1,7 +1,7 @@
 // Runbook section 4.1, post-deployment validation: Service Stable, Tasks Healthy, Logs Flowing.
 // ("Scaling Ready" lives with the scaling steps.) After apply they wait for the service to settle;
 // under `validate` they judge what is there now.
-import { DescribeLogStreamsCommand, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { DescribeLogStreamsCommand, paginateFilterLogEvents } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describeService, judgeDeployment, sleep, waitForDeployment, type DeploymentExpectation } from '../aws/deployment.js';
 import { names } from '../config.js';
@@ -121,23 +121,22 @@ export async function logsFlowing(ctx: StepContext, wait: boolean): Promise<Find
       } else {
         // FilterLogEvents may return an empty page with a nextToken while the search goes on.
         let events: unknown[] = [];
-        let nextToken: string | undefined;
-        do {
-          const page = await ctx.clients.logs.send(
-            new FilterLogEventsCommand({
-              logGroupName,
-              // The prefix, not the names DescribeLogStreams listed: that lists at most 50 streams
-              // in name order, and once the group holds more, the current tasks' streams (named
-              // by random task id) are usually not among them.
-              logStreamNamePrefix: prefix,
-              startTime: since,
-              limit: 1,
-              nextToken,
-            }),
-          );
+        const pages = paginateFilterLogEvents(
+          { client: ctx.clients.logs },
+          {
+            logGroupName,
+            // The prefix, not the names DescribeLogStreams listed: that lists at most 50 streams
+            // in name order, and once the group holds more, the current tasks' streams (named
+            // by random task id) are usually not among them.
+            logStreamNamePrefix: prefix,
+            startTime: since,
+            limit: 1,
+          },
+        );
+        for await (const page of pages) {
           events = page.events ?? [];
-          nextToken = page.nextToken;
-        } while (events.length === 0 && nextToken);
+          if (events.length) break;
+        }
         if (events.length > 0) {
           return ok(CHECK.logsFlowing, resource, `events since deployment ${primary.id} started (${primary.createdAt.toISOString()})`);
         }

@@ -1,8 +1,10 @@
 // `rollback --to <rev>` (runbook 4.3): the service back to an earlier task definition revision,
 // in the configured cluster (the runbook's command has no --cluster: DESIGN.md §8 row 9).
-// Everything is verified before the one write; it never deregisters a task definition.
+// Everything is verified before the one write; it never deregisters a task definition. The caller's
+// account is checked first and the environment lock is held from the checks to the end (issue 8).
 import { BatchGetImageCommand } from '@aws-sdk/client-ecr';
-import { DescribeTaskDefinitionCommand, ListTaskDefinitionsCommand, UpdateServiceCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
+import { DescribeTaskDefinitionCommand, paginateListTaskDefinitions, type TaskDefinition } from '@aws-sdk/client-ecs';
+import { executeActions, type Action } from '../core/actions.js';
 import { describeService, taskDefinitionRef } from '../aws/deployment.js';
 import { serviceChecks } from '../checks/post-deploy.js';
 import { names } from '../config.js';
@@ -10,6 +12,7 @@ import { ExitCode, InterruptedError, isAwsError, RunbookError, UsageError } from
 import { Journal } from '../core/journal.js';
 import { callSummary, createContext } from '../core/runner.js';
 import type { StepContext } from '../core/step.js';
+import { lockTimeoutMs, withWriteGuard } from './guard.js';
 import { confirm, printJson, renderFindings, requireConfirmationChannel, type Session } from './shared.js';
 
 export interface RollbackFlags {
@@ -17,6 +20,8 @@ export interface RollbackFlags {
   yes?: boolean;
   force?: boolean;
   timeout?: string;
+  /** Seconds to wait for another run's environment lock (default 0: exit 5 at once). */
+  lockTimeout?: string;
 }
 
 /** A refusal before any write: the reason is the whole message. */
@@ -36,15 +41,12 @@ export function parseTarget(to: string, family: string): { revision: number } | 
 
 async function previousRevision(ctx: StepContext, family: string, current: number): Promise<number> {
   const revisions: number[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await ctx.clients.ecs.send(new ListTaskDefinitionsCommand({ familyPrefix: family, status: 'ACTIVE', nextToken }));
+  for await (const page of paginateListTaskDefinitions({ client: ctx.clients.ecs }, { familyPrefix: family, status: 'ACTIVE' })) {
     for (const arn of page.taskDefinitionArns ?? []) {
       const [name, rev] = (taskDefinitionRef(arn) ?? '').split(':');
       if (name === family) revisions.push(Number(rev));
     }
-    nextToken = page.nextToken;
-  } while (nextToken);
+  }
   const earlier = revisions.filter((r) => r < current).sort((a, b) => b - a);
   if (!earlier.length) throw new RollbackRefused(`--to previous: no ACTIVE revision of ${family} older than ${current}`);
   return earlier[0];
@@ -123,68 +125,94 @@ export async function rollbackCommand(session: Session, flags: RollbackFlags): P
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError(`--timeout: "${flags.timeout}" is not a whole number of seconds`);
   const target = parseTarget(flags.to, family);
   requireConfirmationChannel(flags.yes);
+  const waitForLockMs = lockTimeoutMs(flags.lockTimeout);
 
-  // 1. Verify everything, read-only.
-  const service = await describeService(ctx.clients.ecs, cluster, serviceName);
-  if (!service) throw new RollbackRefused(`service ${serviceName} does not exist in cluster ${cluster}`);
-  const currentRef = taskDefinitionRef(service.taskDefinition) ?? '';
-  const currentRevision = Number(currentRef.split(':')[1]);
-  const revision = 'previous' in target ? await previousRevision(ctx, family, currentRevision) : target.revision;
-  const targetRef = `${family}:${revision}`;
-  const targetDefinition = await describeRevision(ctx, targetRef);
-  if (!targetDefinition) throw new RollbackRefused(`task definition ${targetRef} does not exist`);
-  if (targetDefinition.status !== 'ACTIVE') throw new RollbackRefused(`task definition ${targetRef} is ${targetDefinition.status} (deregistered): ECS cannot deploy it`);
-  if (targetDefinition.family !== family) throw new RollbackRefused(`task definition ${targetRef} is of family ${targetDefinition.family}, not ${family}`);
-  const images = await missingImages(ctx, targetDefinition);
-  if (images.missing.length) {
-    throw new RollbackRefused(`task definition ${targetRef} uses images that are no longer in ECR (expired by the lifecycle policy or deleted): ${images.missing.join('; ')}`);
-  }
-  if (currentRef === targetRef) {
-    out.write(`Service ${serviceName} already runs ${targetRef}: nothing to roll back.\n`);
-    if (session.options.json) printJson({ command: 'rollback', ok: true, changed: false, taskDefinition: targetRef });
-    return ExitCode.ok;
-  }
-  const inFlight = (service.deployments ?? []).length > 1 || service.deployments?.some((d) => d.status === 'PRIMARY' && d.rolloutState === 'IN_PROGRESS');
-  if (inFlight && !flags.force) {
-    throw new RollbackRefused(`a deployment is in flight on ${serviceName} (${service.deployments?.length} deployments): wait for it, or pass --force to roll back over it`);
-  }
-
-  // 2. Show what changes, and confirm.
-  const currentDefinition = await describeRevision(ctx, service.taskDefinition!);
-  out.write(`Roll back ${cluster}/${serviceName}: ${currentRef} → ${targetRef}\n`);
-  if (currentDefinition) out.write(`${describeDifference(currentDefinition, targetDefinition).join('\n')}\n`);
-  if (images.unverified.length) out.write(`  (images outside this account's ECR not verified: ${images.unverified.join('; ')})\n`);
-  if (!(await confirm(`Deploy ${targetRef} to ${cluster}/${serviceName}?`, flags.yes))) {
-    out.write('Not rolled back.\n');
-    return ExitCode.ok;
-  }
-
-  // 3. The one write, journaled, then wait for that deployment by its id.
-  const journal = new Journal(Journal.newRunId('rollback'));
-  journal.signal = ctx.signal; // a Ctrl-C during the checks above means no UpdateService
-  journal.append({ type: 'run-start', runId: journal.runId, command: `rollback --to ${targetRef}`, at: new Date().toISOString(), config: session.options.config, cluster, steps: ['service'] });
-  try {
-    const { service: updated } = await journal.write(
-      { step: 'service', resource: names.serviceResource(session.config), action: 'update', operation: 'UpdateService' },
-      () => ctx.clients.ecs.send(new UpdateServiceCommand({ cluster, service: serviceName, taskDefinition: targetDefinition.taskDefinitionArn })),
-    );
-    const deploymentId = updated?.deployments?.find((d) => d.status === 'PRIMARY')?.id;
-    out.write(`Deployment ${deploymentId ?? '(unknown id)'} started; waiting up to ${timeoutSeconds}s.\n`);
-    ctx.report = (message) => out.write(`  … ${message}\n`);
-    const findings = await serviceChecks(ctx, true, { deploymentId, taskDefinition: targetDefinition.taskDefinitionArn }, timeoutSeconds);
-    const failed = findings.find((f) => f.status === 'FAIL');
-    const ok = !failed;
-    journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ok ? 'ok' : 'failed', detail: (failed ?? findings[0]).reason });
-    if (session.options.json) {
-      printJson({ command: 'rollback', ok, changed: true, from: currentRef, to: targetRef, deploymentId, findings, journal: journal.file, calls: callSummary(session.clients) });
+  // The caller's account first (exit 2, no write), then the environment lock from the checks below
+  // to the end of the wait: nobody else deploys between what was verified and the one write.
+  const runId = Journal.newRunId('rollback');
+  return withWriteGuard(session, { runId, command: `rollback --to ${flags.to}`, lockTimeoutMs: waitForLockMs }, async (identity) => {
+    // 1. Verify everything, read-only.
+    const service = await describeService(ctx.clients.ecs, cluster, serviceName);
+    if (!service) throw new RollbackRefused(`service ${serviceName} does not exist in cluster ${cluster}`);
+    const currentRef = taskDefinitionRef(service.taskDefinition) ?? '';
+    const currentRevision = Number(currentRef.split(':')[1]);
+    const revision = 'previous' in target ? await previousRevision(ctx, family, currentRevision) : target.revision;
+    const targetRef = `${family}:${revision}`;
+    const targetDefinition = await describeRevision(ctx, targetRef);
+    if (!targetDefinition) throw new RollbackRefused(`task definition ${targetRef} does not exist`);
+    if (targetDefinition.status !== 'ACTIVE') throw new RollbackRefused(`task definition ${targetRef} is ${targetDefinition.status} (deregistered): ECS cannot deploy it`);
+    if (targetDefinition.family !== family) throw new RollbackRefused(`task definition ${targetRef} is of family ${targetDefinition.family}, not ${family}`);
+    const images = await missingImages(ctx, targetDefinition);
+    if (images.missing.length) {
+      throw new RollbackRefused(`task definition ${targetRef} uses images that are no longer in ECR (expired by the lifecycle policy or deleted): ${images.missing.join('; ')}`);
     }
-    out.write(`${renderFindings(findings).join('\n')}\n`);
-    out.write(ok ? `Rolled back to ${targetRef}.\n` : `Rollback to ${targetRef} did not complete: ${failed?.reason}\n`);
-    return ok ? ExitCode.ok : ExitCode.failed;
-  } catch (error) {
-    journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ctx.signal.aborted ? 'interrupted' : 'failed', detail: String(error) });
-    throw ctx.signal.aborted && !(error instanceof RunbookError) ? new InterruptedError() : error;
-  } finally {
-    journal.close();
-  }
+    if (currentRef === targetRef) {
+      out.write(`Service ${serviceName} already runs ${targetRef}: nothing to roll back.\n`);
+      if (session.options.json) printJson({ command: 'rollback', ok: true, changed: false, taskDefinition: targetRef });
+      return ExitCode.ok;
+    }
+    const inFlight = (service.deployments ?? []).length > 1 || service.deployments?.some((d) => d.status === 'PRIMARY' && d.rolloutState === 'IN_PROGRESS');
+    if (inFlight && !flags.force) {
+      throw new RollbackRefused(`a deployment is in flight on ${serviceName} (${service.deployments?.length} deployments): wait for it, or pass --force to roll back over it`);
+    }
+
+    // 2. Show what changes, and confirm.
+    const currentDefinition = await describeRevision(ctx, service.taskDefinition!);
+    out.write(`Roll back ${cluster}/${serviceName}: ${currentRef} → ${targetRef}\n`);
+    if (currentDefinition) out.write(`${describeDifference(currentDefinition, targetDefinition).join('\n')}\n`);
+    if (images.unverified.length) out.write(`  (images outside this account's ECR not verified: ${images.unverified.join('; ')})\n`);
+    if (!(await confirm(`Deploy ${targetRef} to ${cluster}/${serviceName}?`, flags.yes))) {
+      out.write('Not rolled back.\n');
+      return ExitCode.ok;
+    }
+
+    // 3. The one write, journaled, then wait for that deployment by its id.
+    const journal = new Journal(runId);
+    journal.signal = ctx.signal; // a Ctrl-C during the checks above means no UpdateService
+    journal.append({
+      type: 'run-start',
+      runId: journal.runId,
+      command: `rollback --to ${targetRef}`,
+      at: new Date().toISOString(),
+      config: session.options.config,
+      cluster,
+      steps: ['service'],
+      caller: identity.arn,
+      account: identity.account,
+      region: session.config.region,
+    });
+    try {
+      // The same executor as apply: the journal names the operation from the command itself.
+      const update: Action = {
+        step: 'service',
+        resourceId: 'service',
+        resource: names.serviceResource(session.config),
+        kind: 'update',
+        service: 'ecs',
+        operation: 'UpdateService',
+        input: { cluster, service: serviceName, taskDefinition: targetDefinition.taskDefinitionArn },
+        // ECS lists the new (PRIMARY) deployment first.
+        binds: { deploymentId: 'service.deployments.0.id' },
+      };
+      await executeActions([update], { clients: ctx.clients, recorder: journal, bindings: ctx.bindings });
+      const deploymentId = ctx.bindings.get('service.deploymentId');
+      out.write(`Deployment ${deploymentId ?? '(unknown id)'} started; waiting up to ${timeoutSeconds}s.\n`);
+      ctx.report = (message) => out.write(`  … ${message}\n`);
+      const findings = await serviceChecks(ctx, true, { deploymentId, taskDefinition: targetDefinition.taskDefinitionArn }, timeoutSeconds);
+      const failed = findings.find((f) => f.status === 'FAIL');
+      const ok = !failed;
+      journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ok ? 'ok' : 'failed', detail: (failed ?? findings[0]).reason });
+      if (session.options.json) {
+        printJson({ command: 'rollback', ok, changed: true, from: currentRef, to: targetRef, deploymentId, findings, journal: journal.file, calls: callSummary(session.clients) });
+      }
+      out.write(`${renderFindings(findings).join('\n')}\n`);
+      out.write(ok ? `Rolled back to ${targetRef}.\n` : `Rollback to ${targetRef} did not complete: ${failed?.reason}\n`);
+      return ok ? ExitCode.ok : ExitCode.failed;
+    } catch (error) {
+      journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: ctx.signal.aborted ? 'interrupted' : 'failed', detail: String(error) });
+      throw ctx.signal.aborted && !(error instanceof RunbookError) ? new InterruptedError() : error;
+    } finally {
+      journal.close();
+    }
+  });
 }

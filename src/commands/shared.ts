@@ -1,12 +1,13 @@
 // What every command needs: the global options, the config, the clients, the output streams.
 import { createInterface } from 'node:readline/promises';
 import { diffJson } from 'diff';
+import { displayRefs } from '../core/actions.js';
 import { createClients, type AwsClients } from '../aws/clients.js';
 import { loadConfig, type RunbookConfig } from '../config.js';
 import { UsageError } from '../core/errors.js';
 import type { RunReport, RunnerOptions } from '../core/runner.js';
 import type { Change, Finding, Step } from '../core/step.js';
-import { selectSteps } from '../../steps/index.js';
+import { runbook, selectSteps } from '../../steps/index.js';
 
 export interface GlobalOptions {
   config: string;
@@ -41,7 +42,7 @@ export function openSession(options: GlobalOptions, signal: AbortSignal): Sessio
   const config = loadConfig(options.config, process.env, { region: options.region });
   const clients = createClients({ region: config.region, profile: options.profile, endpointUrl: options.endpointUrl });
   const human = options.json ? process.stderr : process.stdout;
-  return {
+  return (openedSession = {
     options,
     config,
     clients,
@@ -54,9 +55,17 @@ export function openSession(options: GlobalOptions, signal: AbortSignal): Sessio
       signal,
       pollIntervalMs: pollSeconds * 1000,
       humanStream: human,
+      runbook,
       lineRenderer: !!options.json || !process.stdout.isTTY || !!process.env.CI,
     },
-  };
+  });
+}
+
+let openedSession: Session | undefined;
+/** AWS calls made so far by this process's session (for the error document): none before one opened. */
+export function callsSoFar() {
+  const counter = openedSession?.clients.counter;
+  return counter ? { reads: counter.total('read'), writes: counter.total('write'), byOperation: counter.list() } : { reads: 0, writes: 0, byOperation: [] };
 }
 
 let jsonPrinted = false;
@@ -69,7 +78,7 @@ export function printJson(report: unknown): void {
 }
 
 function renderValue(value: unknown): string {
-  return value === undefined ? '(none)' : JSON.stringify(value);
+  return value === undefined ? '(none)' : displayRefs(JSON.stringify(value));
 }
 
 /** A field change as one line, or as a line diff when the values are documents. */
@@ -89,7 +98,7 @@ export function renderFieldDiff(field: string, from: unknown, to: unknown): stri
 function renderCreatedField(field: string, value: unknown): string[] {
   const oneLine = `      + ${field}: ${renderValue(value)}`;
   if (oneLine.length <= 120 || value === null || typeof value !== 'object') return [oneLine];
-  return [`      + ${field}:`, ...JSON.stringify(value, null, 2).split('\n').map((line) => `          ${line}`)];
+  return [`      + ${field}:`, ...displayRefs(JSON.stringify(value, null, 2)).split('\n').map((line) => `          ${line}`)];
 }
 
 export function renderChange(change: Change): string[] {
@@ -106,7 +115,7 @@ export function renderFindings(findings: Finding[]): string[] {
   return findings.map((f) => `  ${f.status.padEnd(4)} ${f.check.padEnd(32)} ${f.resource}: ${f.reason}`);
 }
 
-export function renderCalls(report: RunReport): string {
+export function renderCalls(report: Pick<RunReport, 'calls'>): string {
   return `AWS calls: ${report.calls.reads} read, ${report.calls.writes} write`;
 }
 

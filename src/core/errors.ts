@@ -7,6 +7,8 @@ export const ExitCode = {
   halfApplied: 3,
   /** `plan` only: the environment differs from the config. */
   changesPending: 4,
+  /** Another run holds the environment lock (README "Locking and identity"). */
+  lockHeld: 5,
   interrupted: 130,
 } as const;
 

@@ -5,7 +5,7 @@ import type { AwsClients, CallRecord } from '../aws/clients.js';
 import type { RunbookConfig } from '../config.js';
 import { describeAwsError, HalfAppliedError, InterruptedError, RunbookError, StepError } from './errors.js';
 import type { Journal } from './journal.js';
-import { Outputs, type Change, type Finding, type Step, type StepContext, type StepId, type WriteRecorder } from './step.js';
+import { Outputs, type Change, type Finding, type Plan, type Step, type StepContext, type StepId, type WriteRecorder } from './step.js';
 
 export type StepStatus = 'planned' | 'in-sync' | 'applied' | 'failed' | 'rolled-back' | 'rollback-failed' | 'not-run';
 
@@ -16,6 +16,9 @@ export interface StepReport {
   status: StepStatus;
   changes: Change[];
   findings: Finding[];
+  /** Number of SDK commands the plan holds for this step. */
+  actions?: number;
+  notes?: string[];
   error?: string;
 }
 
@@ -49,6 +52,8 @@ export interface RunnerOptions {
   humanStream: NodeJS.WriteStream;
   /** The line renderer instead of listr2's animated one (no TTY, CI, --json). */
   lineRenderer: boolean;
+  /** The whole runbook, for the outputs of steps `--only` left out that a selected step needs. */
+  runbook?: Step[];
 }
 
 export function createContext(options: RunnerOptions): StepContext {
@@ -60,6 +65,7 @@ export function createContext(options: RunnerOptions): StepContext {
     report: () => {},
     signal: options.signal,
     pollIntervalMs: options.pollIntervalMs ?? 5000,
+    bindings: new Map(),
   };
 }
 
@@ -94,25 +100,78 @@ function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new InterruptedError();
 }
 
-/** Read-only: what would change. Outputs of steps that already exist feed the later plans. */
-export async function runPlan(steps: Step[], options: RunnerOptions): Promise<RunReport> {
-  const ctx = createContext(options);
-  const reports: StepReport[] = [];
+/** A plan for the whole run: per step, exactly what apply will send. */
+export interface StepPlan {
+  step: Step;
+  plan: Plan;
+}
+
+/**
+ * Read-only: every step's plan, in runbook order. Later steps plan against the outputs of earlier
+ * ones, ref tokens where a value only exists once apply has run (DESIGN.md §3).
+ */
+export async function planSteps(steps: Step[], ctx: StepContext, runbook: Step[] = steps): Promise<StepPlan[]> {
+  await observeUnselectedNeeds(steps, ctx, runbook);
+  const plans: StepPlan[] = [];
   for (const step of steps) {
-    throwIfAborted(options.signal);
+    throwIfAborted(ctx.signal);
     const plan = await step.plan(ctx);
-    if (plan.outputs) ctx.outputs.set(step.id, plan.outputs as never);
-    reports.push({ ...emptyReport(step), status: plan.changes.length ? 'planned' : 'in-sync', changes: plan.changes });
+    ctx.outputs.set(step.id, plan.outputs as never);
+    plans.push({ step, plan });
   }
-  return { command: 'plan', ok: true, steps: reports, findings: [], calls: callSummary(options.clients) };
+  return plans;
+}
+
+/**
+ * `--only task-definition,service`: the service still needs the target group's ARN. Steps that a
+ * selected step needs but that are not selected are observed (read-only) for their outputs.
+ */
+async function observeUnselectedNeeds(steps: Step[], ctx: StepContext, runbook: Step[]): Promise<void> {
+  const selected = new Set(steps.map((s) => s.id));
+  const wanted = new Set<StepId>();
+  const visit = (step: Step) => {
+    for (const id of step.needs) {
+      if (wanted.has(id)) continue;
+      wanted.add(id);
+      const needed = runbook.find((s) => s.id === id);
+      if (needed) visit(needed);
+    }
+  };
+  steps.forEach(visit);
+  for (const step of runbook.filter((s) => wanted.has(s.id) && !selected.has(s.id))) {
+    ctx.outputs.set(step.id, step.outputs(ctx, await step.observe(ctx)) as never);
+  }
+}
+
+export function planReport(plans: StepPlan[], clients: AwsClients, command = 'plan'): RunReport {
+  return {
+    command,
+    ok: true,
+    steps: plans.map(({ step, plan }) => ({
+      ...emptyReport(step),
+      status: plan.actions.length || plan.changes.length ? 'planned' : 'in-sync',
+      changes: plan.changes,
+      ...(plan.notes?.length ? { notes: plan.notes } : {}),
+      actions: plan.actions.length,
+    })),
+    findings: [],
+    calls: callSummary(clients),
+  };
+}
+
+/** `plan`: read-only. */
+export async function runPlan(steps: Step[], options: RunnerOptions): Promise<RunReport & { plans: StepPlan[] }> {
+  const ctx = createContext(options);
+  const plans = await planSteps(steps, ctx, options.runbook);
+  return { ...planReport(plans, options.clients), plans };
 }
 
 export interface ApplyOptions extends RunnerOptions {
   journal: Journal;
   /** Undo this run's changes when a step or its checks fail (default true). */
   rollbackOnFailure: boolean;
-  /** Checks run before the first write; a problem stops the run with no write made. */
-  preflight?: (ctx: StepContext) => Promise<void>;
+  /** The context the plans were made in (its outputs and bindings carry over). */
+  ctx?: StepContext;
 }
 
 function listrOptions(options: RunnerOptions) {
@@ -128,45 +187,28 @@ function listrOptions(options: RunnerOptions) {
   };
 }
 
-export async function runApply(steps: Step[], options: ApplyOptions): Promise<RunReport> {
-  const ctx = createContext({ ...options, recorder: options.journal });
-  const reports = steps.map(emptyReport);
-  const touched: Array<{ step: Step; before: unknown; report: StepReport }> = [];
+/**
+ * `apply`: send exactly the planned actions, step by step, through the journal; the section 4.1
+ * checks after each step. On failure, converge every step this run wrote back to its `before`.
+ */
+export async function runApply(plans: StepPlan[], options: ApplyOptions): Promise<RunReport> {
+  const ctx = options.ctx ?? createContext(options);
+  ctx.recorder = options.journal;
+  const reports: StepReport[] = plans.map(({ step, plan }) => ({ ...emptyReport(step), changes: plan.changes, actions: plan.actions.length }));
   const { journal } = options;
   journal.signal = options.signal;
-  let preflightFailed = false;
 
-  const tasks: ListrTask[] = [];
-  if (options.preflight) {
-    tasks.push({
-      title: 'Preflight: inputs exist and are usable',
-      task: async (_c, task) => {
-        ctx.report = (m) => (task.output = m);
-        try {
-          await options.preflight!(ctx);
-        } catch (error) {
-          preflightFailed = true;
-          throw error;
-        }
-      },
-    });
-  }
-  steps.forEach((step, index) => {
+  const tasks: ListrTask[] = plans.map(({ step, plan }, index) => {
     const report = reports[index];
-    tasks.push({
+    return {
       title: `${step.section} ${step.title}`,
       task: async (_c, task) => {
         throwIfAborted(options.signal);
         ctx.report = (message) => (task.output = message);
-        const plan = await step.plan(ctx);
-        report.changes = plan.changes;
-        journal.append({ type: 'step-plan', at: new Date().toISOString(), step: step.id, changes: plan.changes.length, before: plan.before });
-        if (plan.changes.length) {
-          touched.push({ step, before: plan.before, report });
-          task.title = `${step.section} ${step.title}: applying ${plan.changes.length} change(s)`;
-        }
-        ctx.outputs.set(step.id, (await step.apply(ctx, plan)) as never);
-        report.status = plan.changes.length ? 'applied' : 'in-sync';
+        journal.append({ type: 'step-plan', at: new Date().toISOString(), step: step.id, changes: plan.changes.length, actions: plan.actions.length, before: plan.before });
+        if (plan.actions.length) task.title = `${step.section} ${step.title}: applying ${plan.actions.length} action(s)`;
+        ctx.outputs.set(step.id, (await step.apply(ctx, plan as never)) as never);
+        report.status = plan.actions.length ? 'applied' : 'in-sync';
         if (step.postDeployChecks) {
           throwIfAborted(options.signal);
           task.title = `${step.section} ${step.title}: section 4.1 checks`;
@@ -179,9 +221,9 @@ export async function runApply(steps: Step[], options: ApplyOptions): Promise<Ru
         }
         journal.append({ type: 'step-done', at: new Date().toISOString(), step: step.id, outcome: report.status as 'applied' | 'in-sync' });
         const checks = report.findings.length ? `, ${summariseChecks(report.findings)}` : '';
-        task.title = `${step.section} ${step.title}: ${plan.changes.length ? `${plan.changes.length} change(s) applied` : 'up to date'}${checks}`;
+        task.title = `${step.section} ${step.title}: ${plan.actions.length ? `${plan.changes.length} change(s) applied` : 'up to date'}${checks}`;
       },
-    });
+    };
   });
 
   let failure: unknown;
@@ -204,11 +246,11 @@ export async function runApply(steps: Step[], options: ApplyOptions): Promise<Ru
     return runReport;
   }
   runReport.error = failure instanceof Error ? describeAwsError(failure) : String(failure);
-  // A failed preflight ran no step: no step is to blame, and there is nothing to undo.
-  const failedReport = preflightFailed ? undefined : reports.find((r) => r.status === 'not-run' || r.status === 'failed');
+  const failedReport = reports.find((r) => r.status === 'not-run' || r.status === 'failed');
   if (failedReport && failedReport.status === 'not-run' && !(failure instanceof InterruptedError)) failedReport.status = 'failed';
   if (failedReport) failedReport.error = runReport.error;
-  const toUndo = touched.filter(({ step }) => journal.wrote(step.id));
+  // Only steps with a completed write are undone: nothing else of this run touched AWS.
+  const toUndo = plans.map((p, i) => ({ ...p, report: reports[i] })).filter(({ step }) => journal.wrote(step.id));
 
   // An interrupted run keeps its state: the operator asked to stop, not to undo (next apply converges).
   if (failure instanceof InterruptedError || !options.rollbackOnFailure || toUndo.length === 0) {
@@ -216,9 +258,7 @@ export async function runApply(steps: Step[], options: ApplyOptions): Promise<Ru
     throw Object.assign(failure instanceof RunbookError ? failure : new RunbookError(runReport.error, { cause: failure }), { report: runReport });
   }
 
-  // Only steps with a completed write are undone: a create that failed (e.g. someone else made
-  // the resource between our plan and our write) must not lead us to delete their resource.
-  runReport.compensation = await compensate(ctx, toUndo, options);
+  runReport.compensation = await compensate(ctx, toUndo, { ...options, created: (step) => journal.created(step) });
   const halfApplied = runReport.compensation.needsPerson.length > 0;
   journal.append({ type: 'run-end', at: new Date().toISOString(), outcome: halfApplied ? 'half-applied' : 'rolled-back', detail: runReport.error });
   runReport.calls = callSummary(options.clients);
@@ -230,26 +270,29 @@ export async function runApply(steps: Step[], options: ApplyOptions): Promise<Ru
   throw Object.assign(error, { report: runReport });
 }
 
-/** Undo, newest first, every step this run changed; each step restores its own `before`. */
-async function compensate(
+/**
+ * Undo, newest first, every step this run wrote: each converges back to its `before` with the
+ * same diff and executor as apply, and deletes only what the journal proves this run created.
+ */
+export async function compensate(
   ctx: StepContext,
-  touched: Array<{ step: Step; before: unknown; report: StepReport }>,
-  options: ApplyOptions,
+  touched: Array<StepPlan & { report?: StepReport }>,
+  options: Pick<ApplyOptions, 'journal' | 'humanStream'> & { created: (step: StepId) => ReadonlySet<string> },
 ): Promise<Compensation> {
   const undone: string[] = [];
   const needsPerson: string[] = [];
   const notes: string[] = [];
-  ctx.report = (message) => notes.push(message);
+  ctx.recorder = options.journal;
   options.humanStream.write(`\nUndoing this run's changes (${touched.length} step(s)), newest first:\n`);
-  for (const { step, before, report } of [...touched].reverse()) {
+  for (const { step, plan, report } of [...touched].reverse()) {
     try {
-      await step.rollback(ctx, before);
-      report.status = 'rolled-back';
+      notes.push(...(await step.rollback(ctx, plan.before, options.created(step.id))));
+      if (report) report.status = 'rolled-back';
       undone.push(`${step.section} ${step.title}`);
       options.journal.append({ type: 'step-done', at: new Date().toISOString(), step: step.id, outcome: 'rolled-back' });
       options.humanStream.write(`  ↩ ${step.section} ${step.title}: restored\n`);
     } catch (error) {
-      report.status = 'rollback-failed';
+      if (report) report.status = 'rollback-failed';
       const message = `${step.section} ${step.title}: ${describeAwsError(error)}`;
       needsPerson.push(message);
       options.journal.append({ type: 'step-done', at: new Date().toISOString(), step: step.id, outcome: 'rollback-failed', detail: message });
@@ -268,8 +311,11 @@ export async function runValidate(
 ): Promise<RunReport> {
   const ctx = createContext(options);
   const reports: StepReport[] = [];
+  await observeUnselectedNeeds(steps, ctx, options.runbook ?? steps);
   for (const step of steps) {
     throwIfAborted(options.signal);
+    // Later steps judge against what earlier ones own (the service against the task definition).
+    ctx.outputs.set(step.id, step.outputs(ctx, await step.observe(ctx)) as never);
     const findings = [...(await step.validate(ctx))];
     if (step.postDeployChecks) findings.push(...(await step.postDeployChecks(ctx, { wait: false })));
     reports.push({ ...emptyReport(step), status: findings.some((f) => f.status === 'FAIL') ? 'failed' : 'in-sync', findings });

@@ -1,6 +1,8 @@
 // The step contract (DESIGN.md §3). One runbook section = one Step.
 import type { AwsClients } from '../aws/clients.js';
 import type { RunbookConfig } from '../config.js';
+import type { Action, ActionSpec, Bindings } from './actions.js';
+import type { Doc, IgnoreList } from './document.js';
 
 export const STEP_IDS = [
   'cluster',
@@ -46,13 +48,44 @@ export interface Change {
   note?: string;
 }
 
-export interface Plan<Out = unknown, Before = unknown> {
-  /** Empty means in sync. */
+/** What a step observed: one normalised document per resource id; undefined = it does not exist. */
+export type Observed = Record<string, Doc | undefined>;
+
+/**
+ * A step's plan: `changes` for people, `actions` for apply (exactly what will be sent, in order),
+ * `before` (what was observed: what rollback converges back to) and the outputs later steps read
+ * (ref tokens where a value is only known after apply).
+ */
+export interface Plan<Out = unknown> {
   changes: Change[];
-  /** What existed before this run: what rollback restores. */
-  before?: Before;
-  /** Outputs known without writing (the resource already exists). */
-  outputs?: Out;
+  actions: Action[];
+  before: Observed;
+  outputs: Out;
+  /** Sentences for the operator that are not changes (e.g. an out-of-band revision left alone). */
+  notes?: string[];
+}
+
+/**
+ * One owned resource: its desired and observed documents (the same shape), what is not compared,
+ * and how to converge it. Builders get documents, never the config: rollback calls them with the
+ * `before` document as the desired one.
+ */
+export interface ResourceDef<D extends Doc = Doc> {
+  id: string;
+  /** Human name, e.g. `target group fintech-prod-tg`. */
+  name: string;
+  desired: D;
+  observed: D | undefined;
+  /** Paths AWS sets itself (ARNs, timestamps, revision, status): never compared. */
+  ignore: IgnoreList;
+  create(desired: D): ActionSpec[];
+  /** Move `observed` to `desired` (either may lack a field: converge both ways). */
+  update(desired: D, observed: D, diffs: FieldDiff[]): ActionSpec[];
+  /** Delete what this run created (compensation); a string keeps it and says why. */
+  remove(observed: D): ActionSpec[] | string;
+  /** Fields set by this resource's later actions: not compared when adopting a create after a lost reply. */
+  adoptIgnore?: IgnoreList;
+  note?: string;
 }
 
 export type FindingStatus = 'OK' | 'FAIL' | 'SKIP' | 'WARN';
@@ -93,7 +126,10 @@ export interface WriteRecorder {
 export interface WriteDescription {
   step: StepId;
   resource: string;
+  /** The resource's id within its step: what compensation matches creations by. */
+  resourceId?: string;
   action: 'create' | 'update' | 'delete';
+  /** Derived from the SDK command, never typed by hand. */
   operation: string;
 }
 
@@ -108,17 +144,36 @@ export interface StepContext {
   signal: AbortSignal;
   /** Poll interval for waits, ms (small in tests). */
   pollIntervalMs: number;
+  /** Values bound by this run's actions (ARNs of what it created), for later ref tokens. */
+  bindings: Bindings;
 }
 
-export interface Step<Id extends StepId = StepId, Before = unknown> {
+export interface Step<Id extends StepId = StepId> {
   id: Id;
   section: string;
   title: string;
-  plan(ctx: StepContext): Promise<Plan<StepOutputs[Id], Before>>;
-  apply(ctx: StepContext, plan: Plan<StepOutputs[Id], Before>): Promise<StepOutputs[Id]>;
+  /** The steps whose outputs this one reads: they run (and are planned) before it. */
+  needs: StepId[];
+  /** Read-only: every owned resource, normalised into its desired document's shape. */
+  observe(ctx: StepContext): Promise<Observed>;
+  /** Pure: the owned resources with their desired documents, given what was observed. */
+  resources(ctx: StepContext, observed: Observed): ResourceDef[];
+  /** Pure: what later steps read, ref tokens where only apply can tell. */
+  outputs(ctx: StepContext, observed: Observed): StepOutputs[Id];
+  /** Sentences for the plan that are not changes. */
+  notes?(ctx: StepContext, observed: Observed): string[];
+  plan(ctx: StepContext): Promise<Plan<StepOutputs[Id]>>;
+  /** Sends exactly `plan.actions`, then resolves the outputs. */
+  apply(ctx: StepContext, plan: Plan<StepOutputs[Id]>): Promise<StepOutputs[Id]>;
   validate(ctx: StepContext): Promise<Finding[]>;
-  /** Undo this run's change back to `before`. Safe to run twice. */
-  rollback(ctx: StepContext, before: Before | undefined): Promise<void>;
+  /**
+   * Converge back to `before` (compensation of a failed apply): the same diff and executor as
+   * apply; deletes only resources in `created` (this run's creations, proven by the journal).
+   * Returns notes (what was kept and why). Twice is a no-op.
+   */
+  rollback(ctx: StepContext, before: Observed, created: ReadonlySet<string>): Promise<string[]>;
+  /** Plan of a rollback, without sending it. */
+  planRollback(ctx: StepContext, before: Observed, created: ReadonlySet<string>): Promise<{ actions: Action[]; changes: Change[]; notes: string[] }>;
   /**
    * The runbook section 4.1 checks this step makes possible ("Service Stable" after `service`,
    * "Scaling Ready" after the scaling steps). The runner runs them right after apply; a FAIL
@@ -136,12 +191,6 @@ export interface Step<Id extends StepId = StepId, Before = unknown> {
 export const passThroughRecorder: WriteRecorder = {
   write: (_d, call) => call(),
 };
-
-/** Writes of one step go through the run's recorder (journal); steps call this, never `send` bare. */
-export function stepWriter(ctx: StepContext, step: StepId) {
-  return <T>(resource: string, action: WriteDescription['action'], operation: string, call: () => Promise<T>): Promise<T> =>
-    ctx.recorder.write({ step, resource, action, operation }, call);
-}
 
 export const ok = (check: string, resource: string, reason: string): Finding => ({ check, status: 'OK', resource, reason });
 export const fail = (check: string, resource: string, reason: string): Finding => ({ check, status: 'FAIL', resource, reason });

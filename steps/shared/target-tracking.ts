@@ -1,38 +1,23 @@
 // Runbook 2.1–2.3 share one shape: an Application Auto Scaling scalable target and target tracking
-// policies on it. This module owns plan/apply/rollback/"Scaling Ready" for that shape; the three
-// step files only say which resource, which range and which policies.
+// policies on it. This module owns the documents, "Scaling Ready" and the input preflight for that
+// shape; the three step files only say which resource, which range and which policies.
 import {
-  DeleteScalingPolicyCommand,
-  DeregisterScalableTargetCommand,
-  DescribeScalableTargetsCommand,
-  DescribeScalingPoliciesCommand,
-  PutScalingPolicyCommand,
-  RegisterScalableTargetCommand,
+  paginateDescribeScalableTargets,
+  paginateDescribeScalingPolicies,
   type MetricType,
-  type PolicyType,
-  type PredictiveScalingPolicyConfiguration,
   type ScalableDimension,
+  type ScalableTarget,
   type ScalingPolicy,
   type ServiceNamespace,
-  type StepScalingPolicyConfiguration,
+  type SuspendedState,
   type TargetTrackingScalingPolicyConfiguration,
 } from '@aws-sdk/client-application-auto-scaling';
 import type { RunbookConfig } from '../../src/config.js';
-import { diffFields, sameValue } from '../../src/core/diff.js';
+import { act, type ActionSpec } from '../../src/core/actions.js';
+import { defineStep, refuseUnhandled } from '../../src/core/converge.js';
+import { changedTopLevel, diffDocuments, sameDocument, type Doc, type IgnoreList } from '../../src/core/document.js';
 import { PreflightError } from '../../src/core/errors.js';
-import {
-  fail,
-  ok,
-  stepWriter,
-  warn,
-  type Change,
-  type FieldDiff,
-  type Finding,
-  type Plan,
-  type Step,
-  type StepContext,
-  type StepOutputs,
-} from '../../src/core/step.js';
+import { fail, ok, warn, type Finding, type Observed, type ResourceDef, type Step, type StepContext, type StepId, type StepOutputs } from '../../src/core/step.js';
 
 export type ScalingStepId = 'ecs-scaling' | 'aurora-scaling' | 'dynamodb-scaling';
 
@@ -54,309 +39,310 @@ export interface ScalableTargetSpec {
   policies: TargetTrackingPolicySpec[];
 }
 
-/** The three fields that name a scalable target in every Application Auto Scaling call. */
-function scopeOf(spec: ScalableTargetSpec) {
-  return { ServiceNamespace: spec.serviceNamespace, ResourceId: spec.resourceId, ScalableDimension: spec.scalableDimension };
-}
-
-/** A policy as it was before the run, in the shape PutScalingPolicy takes back. */
-export interface SavedPolicy {
-  PolicyType?: PolicyType;
-  TargetTrackingScalingPolicyConfiguration?: TargetTrackingScalingPolicyConfiguration;
-  StepScalingPolicyConfiguration?: StepScalingPolicyConfiguration;
-  PredictiveScalingPolicyConfiguration?: PredictiveScalingPolicyConfiguration;
-}
-
-/** What rollback restores. Only the configured policy names are recorded: nothing else is touched. */
-export interface ScalingState {
-  registered: boolean;
-  minCapacity?: number;
-  maxCapacity?: number;
-  policies: Record<string, SavedPolicy>;
-}
-
 /** The config's target tracking section (scaling.*.cpu / .memory / .policy) as a policy spec. */
-export function policySpec(
-  section: RunbookConfig['scaling']['aurora']['policy'],
-  predefinedMetricType: MetricType,
-): TargetTrackingPolicySpec {
+export function policySpec(section: RunbookConfig['scaling']['aurora']['policy'], predefinedMetricType: MetricType): TargetTrackingPolicySpec {
   return { ...section, predefinedMetricType };
 }
 
 export const targetResource = (spec: ScalableTargetSpec) => `scalable target ${spec.resourceId} (${spec.scalableDimension})`;
 export const policyResource = (spec: ScalableTargetSpec, policyName: string) => `scaling policy ${policyName} on ${spec.resourceId}`;
 
-async function describeTarget(ctx: StepContext, spec: ScalableTargetSpec) {
-  const { ScalableTargets } = await ctx.clients.autoscaling.send(
-    new DescribeScalableTargetsCommand({
-      ServiceNamespace: spec.serviceNamespace,
-      ResourceIds: [spec.resourceId],
-      ScalableDimension: spec.scalableDimension,
-    }),
-  );
-  return ScalableTargets?.find((t) => t.ResourceId === spec.resourceId && t.ScalableDimension === spec.scalableDimension);
+const TARGET_ID = 'scalable-target';
+const policyId = (policyName: string) => `policy:${policyName}`;
+
+// ---------------------------------------------------------------------------------------------
+// Documents
+
+/** The three fields that name a scalable target in every Application Auto Scaling call. */
+interface Scope {
+  ServiceNamespace: ServiceNamespace;
+  ResourceId: string;
+  ScalableDimension: ScalableDimension;
 }
 
-/** The configured policies that exist, by name. */
-async function describePolicies(ctx: StepContext, spec: ScalableTargetSpec): Promise<Map<string, ScalingPolicy>> {
-  const wanted = new Set(spec.policies.map((p) => p.policyName));
-  const found = new Map<string, ScalingPolicy>();
-  let NextToken: string | undefined;
-  do {
-    const page = await ctx.clients.autoscaling.send(
-      new DescribeScalingPoliciesCommand({
-        ...scopeOf(spec),
-        PolicyNames: [...wanted],
-        NextToken,
-      }),
-    );
-    // Filter again ourselves: moto ignores PolicyNames and matches ResourceId as a substring.
-    for (const policy of page.ScalingPolicies ?? []) {
-      if (
-        policy.PolicyName &&
-        wanted.has(policy.PolicyName) &&
-        policy.ResourceId === spec.resourceId &&
-        policy.ScalableDimension === spec.scalableDimension
-      ) {
-        found.set(policy.PolicyName, policy);
-      }
-    }
-    NextToken = page.NextToken ?? undefined;
-  } while (NextToken);
-  return found;
+/** The PutScalingPolicy input. */
+export interface PolicyDoc extends Doc, Scope {
+  PolicyName: string;
+  PolicyType: string;
 }
 
-async function observe(ctx: StepContext, spec: ScalableTargetSpec): Promise<ScalingState> {
-  const [target, policies] = await Promise.all([describeTarget(ctx, spec), describePolicies(ctx, spec)]);
+/**
+ * The RegisterScalableTarget input, plus `UnconfiguredPolicies`: the policies on this target whose
+ * names the config does not give (by name, as PolicyDocs). The config names every policy the target
+ * should have, so any other one is drift: plan shows it, apply deletes it, rollback puts it back.
+ * Tags are not in the document: DescribeScalableTargets does not return them (AWS reads them with
+ * ListTagsForResource, which moto does not implement), so they could never be compared.
+ */
+export interface TargetDoc extends Doc, Scope {
+  MinCapacity: number;
+  MaxCapacity: number;
+  SuspendedState: Required<SuspendedState>;
+  UnconfiguredPolicies?: Record<string, PolicyDoc>;
+}
+
+/** Fields a policy's owner never sets: AWS assigns them. Everything else is compared. */
+export const SCALING_POLICY_IGNORE: IgnoreList = [
+  'PolicyARN', // assigned by AWS
+  'Alarms', // the CloudWatch alarms target tracking creates and names itself
+  'CreationTime',
+];
+
+/** Fields of a scalable target AWS sets itself. Everything else is compared. */
+export const SCALABLE_TARGET_IGNORE: IgnoreList = [
+  'ScalableTargetARN', // assigned by AWS
+  'CreationTime',
+  'PredictedCapacity', // forecast by predictive scaling, not configured
+  'RoleARN', // AWS attaches the service-linked role itself (moto returns none)
+  ...SCALING_POLICY_IGNORE.map((field) => `UnconfiguredPolicies.*.${field}`),
+];
+
+/**
+ * A configured policy's ignore list: a cooldown the config leaves out is left to AWS (which fills
+ * its own default per service), so it is not compared rather than guessed.
+ */
+export function policyIgnore(policy: TargetTrackingPolicySpec): IgnoreList {
+  return [
+    ...SCALING_POLICY_IGNORE,
+    ...(policy.scaleOutCooldown === undefined ? ['TargetTrackingScalingPolicyConfiguration.ScaleOutCooldown'] : []),
+    ...(policy.scaleInCooldown === undefined ? ['TargetTrackingScalingPolicyConfiguration.ScaleInCooldown'] : []),
+  ];
+}
+
+const scopeOf = (doc: Scope) => ({ ServiceNamespace: doc.ServiceNamespace, ResourceId: doc.ResourceId, ScalableDimension: doc.ScalableDimension });
+
+// AWS reports each flag as false unless it was suspended; moto returns only the flags last sent.
+const suspendedState = (state: SuspendedState | undefined): Required<SuspendedState> => ({
+  ...state,
+  DynamicScalingInSuspended: state?.DynamicScalingInSuspended ?? false,
+  DynamicScalingOutSuspended: state?.DynamicScalingOutSuspended ?? false,
+  ScheduledScalingSuspended: state?.ScheduledScalingSuspended ?? false,
+});
+
+// DisableScaleIn defaults to false: target tracking that cannot scale in never gives capacity back.
+const trackingConfig = (tt: TargetTrackingScalingPolicyConfiguration | undefined) => tt && { ...tt, DisableScaleIn: tt.DisableScaleIn ?? false };
+
+/** A policy as described, in the PutScalingPolicy input's shape: unknown fields stay, to be seen. */
+export function policyDoc(policy: ScalingPolicy): PolicyDoc {
   return {
-    registered: Boolean(target),
-    ...(target ? { minCapacity: target.MinCapacity, maxCapacity: target.MaxCapacity } : {}),
-    policies: Object.fromEntries([...policies].map(([name, policy]) => [name, savePolicy(policy)])),
+    ...(policy as unknown as Doc),
+    PolicyName: policy.PolicyName ?? '',
+    ServiceNamespace: policy.ServiceNamespace as ServiceNamespace,
+    ResourceId: policy.ResourceId ?? '',
+    ScalableDimension: policy.ScalableDimension as ScalableDimension,
+    PolicyType: policy.PolicyType ?? '',
+    TargetTrackingScalingPolicyConfiguration: trackingConfig(policy.TargetTrackingScalingPolicyConfiguration),
   };
 }
 
-function savePolicy(policy: ScalingPolicy): SavedPolicy {
-  const saved: SavedPolicy = { PolicyType: policy.PolicyType };
-  if (policy.TargetTrackingScalingPolicyConfiguration) saved.TargetTrackingScalingPolicyConfiguration = policy.TargetTrackingScalingPolicyConfiguration;
-  if (policy.StepScalingPolicyConfiguration) saved.StepScalingPolicyConfiguration = policy.StepScalingPolicyConfiguration;
-  if (policy.PredictiveScalingPolicyConfiguration) saved.PredictiveScalingPolicyConfiguration = policy.PredictiveScalingPolicyConfiguration;
-  return saved;
-}
-
-/** The fields of a policy this tool manages, named as they appear in FieldDiffs. */
-function desiredPolicyFields(policy: TargetTrackingPolicySpec): Record<string, unknown> {
+/** A target as described, in the RegisterScalableTarget input's shape. */
+export function targetDoc(target: ScalableTarget, unconfigured: ScalingPolicy[]): TargetDoc {
   return {
-    policyType: 'TargetTrackingScaling',
-    predefinedMetricType: policy.predefinedMetricType,
-    targetValue: policy.targetValue,
-    ...(policy.scaleOutCooldown !== undefined ? { scaleOutCooldown: policy.scaleOutCooldown } : {}),
-    ...(policy.scaleInCooldown !== undefined ? { scaleInCooldown: policy.scaleInCooldown } : {}),
-    // Target tracking that cannot scale in never gives capacity back; the runbook never disables it.
-    disableScaleIn: false,
+    ...(target as unknown as Doc),
+    ServiceNamespace: target.ServiceNamespace as ServiceNamespace,
+    ResourceId: target.ResourceId ?? '',
+    ScalableDimension: target.ScalableDimension as ScalableDimension,
+    MinCapacity: target.MinCapacity ?? 0,
+    MaxCapacity: target.MaxCapacity ?? 0,
+    SuspendedState: suspendedState(target.SuspendedState),
+    UnconfiguredPolicies: Object.fromEntries(unconfigured.map((p) => [p.PolicyName ?? '', policyDoc(p)])),
   };
 }
 
-function observedPolicyFields(policy: SavedPolicy): Record<string, unknown> {
-  const tt = policy.TargetTrackingScalingPolicyConfiguration;
-  return {
-    policyType: policy.PolicyType,
-    predefinedMetricType: tt?.PredefinedMetricSpecification?.PredefinedMetricType,
-    targetValue: tt?.TargetValue,
-    scaleOutCooldown: tt?.ScaleOutCooldown,
-    scaleInCooldown: tt?.ScaleInCooldown,
-    disableScaleIn: tt ? (tt.DisableScaleIn ?? false) : undefined,
-  };
+function scope(spec: ScalableTargetSpec): Scope {
+  return { ServiceNamespace: spec.serviceNamespace, ResourceId: spec.resourceId, ScalableDimension: spec.scalableDimension };
 }
 
-function policyDiff(policy: TargetTrackingPolicySpec, observed: SavedPolicy | undefined): FieldDiff[] {
-  const desired = desiredPolicyFields(policy);
-  if (!observed) delete desired.disableScaleIn; // a new policy: false is the default, not news
-  return diffFields(desired, observed ? observedPolicyFields(observed) : {}).map((d) => ({
-    ...d,
-    field: `policy ${policy.policyName}.${d.field}`,
-  }));
+function desiredTarget(spec: ScalableTargetSpec): TargetDoc {
+  return { ...scope(spec), MinCapacity: spec.minCapacity, MaxCapacity: spec.maxCapacity, SuspendedState: suspendedState(undefined) };
 }
 
-function targetDiff(spec: ScalableTargetSpec, state: ScalingState): FieldDiff[] {
-  return diffFields({ minCapacity: spec.minCapacity, maxCapacity: spec.maxCapacity }, state as unknown as Record<string, unknown>);
-}
-
-function putPolicyInput(spec: ScalableTargetSpec, policy: TargetTrackingPolicySpec) {
+function desiredPolicy(spec: ScalableTargetSpec, policy: TargetTrackingPolicySpec): PolicyDoc {
   return {
     PolicyName: policy.policyName,
-    ...scopeOf(spec),
-    PolicyType: 'TargetTrackingScaling' as const,
+    ...scope(spec),
+    PolicyType: 'TargetTrackingScaling',
     TargetTrackingScalingPolicyConfiguration: {
       TargetValue: policy.targetValue,
       PredefinedMetricSpecification: { PredefinedMetricType: policy.predefinedMetricType },
       ...(policy.scaleOutCooldown !== undefined ? { ScaleOutCooldown: policy.scaleOutCooldown } : {}),
       ...(policy.scaleInCooldown !== undefined ? { ScaleInCooldown: policy.scaleInCooldown } : {}),
+      DisableScaleIn: false,
     },
   };
 }
 
-export async function planTargetTracking(ctx: StepContext, spec: ScalableTargetSpec): Promise<Plan<{ resourceId: string }, ScalingState>> {
-  const before = await observe(ctx, spec);
-  const changes: Change[] = [];
-  const fields = targetDiff(spec, before);
-  if (fields.length) {
-    changes.push({ resource: targetResource(spec), action: before.registered ? 'update' : 'create', fields });
-  }
-  for (const policy of spec.policies) {
-    const observed = before.policies[policy.policyName];
-    const diff = policyDiff(policy, observed);
-    if (diff.length) changes.push({ resource: policyResource(spec, policy.policyName), action: observed ? 'update' : 'create', fields: diff });
-  }
-  return { before, changes, ...(before.registered ? { outputs: { resourceId: spec.resourceId } } : {}) };
-}
+// ---------------------------------------------------------------------------------------------
+// Reading
 
-/**
- * Writes exactly the plan's changes: the target first (policies need it), then each policy.
- * PutScalingPolicy on an existing name updates it in place, so no second policy appears; and a
- * policy in sync is never re-put (moto, unlike AWS, adds a new pair of alarms on every put).
- */
-export async function applyTargetTracking(
-  ctx: StepContext,
-  step: ScalingStepId,
-  spec: ScalableTargetSpec,
-  plan: Plan<unknown, ScalingState>,
-): Promise<{ resourceId: string }> {
-  const write = stepWriter(ctx, step);
-  const pending = new Map(plan.changes.map((c) => [c.resource, c]));
-  const target = pending.get(targetResource(spec));
-  if (target) {
-    ctx.report(`${target.action === 'create' ? 'registering' : 'updating'} ${targetResource(spec)}`);
-    await write(targetResource(spec), target.action, 'RegisterScalableTarget', () =>
-      ctx.clients.autoscaling.send(
-        new RegisterScalableTargetCommand({
-          ...scopeOf(spec),
-          MinCapacity: spec.minCapacity,
-          MaxCapacity: spec.maxCapacity,
-        }),
-      ),
+/** The target and every policy on it, filtered here: moto ignores PolicyNames and matches ResourceId as a substring. */
+async function observeTarget(ctx: StepContext, spec: ScalableTargetSpec): Promise<Observed> {
+  const client = ctx.clients.autoscaling;
+  const same = (x: { ResourceId?: string; ScalableDimension?: string }) => x.ResourceId === spec.resourceId && x.ScalableDimension === spec.scalableDimension;
+  const targets = async () => {
+    const found: ScalableTarget[] = [];
+    const pages = paginateDescribeScalableTargets(
+      { client },
+      { ServiceNamespace: spec.serviceNamespace, ResourceIds: [spec.resourceId], ScalableDimension: spec.scalableDimension },
     );
-  }
-  for (const policy of spec.policies) {
-    const resource = policyResource(spec, policy.policyName);
-    const change = pending.get(resource);
-    if (!change) continue;
-    ctx.report(`${change.action === 'create' ? 'creating' : 'updating'} ${resource}`);
-    await write(resource, change.action, 'PutScalingPolicy', () =>
-      ctx.clients.autoscaling.send(new PutScalingPolicyCommand(putPolicyInput(spec, policy))),
-    );
-  }
-  return { resourceId: spec.resourceId };
-}
-
-/**
- * Back to `before`, judged against what exists now so a second run writes nothing: policies this
- * run added are deleted, policies it changed get their old configuration back; a target this run
- * registered is deregistered (after its policies), a pre-existing one gets its old min/max.
- */
-export async function rollbackTargetTracking(
-  ctx: StepContext,
-  step: ScalingStepId,
-  spec: ScalableTargetSpec,
-  before: ScalingState | undefined,
-): Promise<void> {
-  if (!before) return;
-  const write = stepWriter(ctx, step);
-  const now = await observe(ctx, spec);
+    for await (const page of pages) found.push(...(page.ScalableTargets ?? []).filter(same));
+    return found;
+  };
+  // All policies of the target, not only the configured names: the others are drift.
+  const policies = async () => {
+    const found: ScalingPolicy[] = [];
+    for await (const page of paginateDescribeScalingPolicies({ client }, scope(spec))) found.push(...(page.ScalingPolicies ?? []).filter(same));
+    return found;
+  };
+  const [[target], all] = await Promise.all([targets(), policies()]);
+  const configured = new Set(spec.policies.map((p) => p.policyName));
+  const observed: Observed = {
+    // A policy cannot exist without its target on AWS; moto keeps them after a deregister: not seen here.
+    [TARGET_ID]: target && targetDoc(target, all.filter((p) => !configured.has(p.PolicyName ?? ''))),
+  };
   for (const { policyName } of spec.policies) {
-    const resource = policyResource(spec, policyName);
-    const was = before.policies[policyName];
-    const is = now.policies[policyName];
-    if (!was && is) {
-      await write(resource, 'delete', 'DeleteScalingPolicy', () =>
-        ctx.clients.autoscaling.send(
-          new DeleteScalingPolicyCommand({
-            PolicyName: policyName,
-            ...scopeOf(spec),
-          }),
-        ),
-      );
-    } else if (was && !sameValue(was, is)) {
-      await write(resource, 'update', 'PutScalingPolicy', () =>
-        ctx.clients.autoscaling.send(
-          new PutScalingPolicyCommand({
-            PolicyName: policyName,
-            ...scopeOf(spec),
-            ...was,
-          }),
-        ),
-      );
-    }
+    const policy = all.find((p) => p.PolicyName === policyName);
+    observed[policyId(policyName)] = policy && policyDoc(policy);
   }
-  const resource = targetResource(spec);
-  if (!before.registered) {
-    if (now.registered) {
-      await write(resource, 'delete', 'DeregisterScalableTarget', () =>
-        ctx.clients.autoscaling.send(
-          new DeregisterScalableTargetCommand({
-            ...scopeOf(spec),
-          }),
-        ),
-      );
-    }
-    return;
-  }
-  // Pre-existing and gone now: someone else removed it; this run never deregisters it.
-  if (!now.registered) return;
-  if (now.minCapacity !== before.minCapacity || now.maxCapacity !== before.maxCapacity) {
-    await write(resource, 'update', 'RegisterScalableTarget', () =>
-      ctx.clients.autoscaling.send(
-        new RegisterScalableTargetCommand({
-          ...scopeOf(spec),
-          MinCapacity: before.minCapacity,
-          MaxCapacity: before.maxCapacity,
-        }),
-      ),
-    );
-  }
+  return observed;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Actions
+
+const registerInput = (d: TargetDoc) => ({ ...scopeOf(d), MinCapacity: d.MinCapacity, MaxCapacity: d.MaxCapacity, SuspendedState: d.SuspendedState });
+
+const putInput = (d: PolicyDoc) => ({
+  PolicyName: d.PolicyName,
+  ...scopeOf(d),
+  PolicyType: d.PolicyType,
+  ...(d.TargetTrackingScalingPolicyConfiguration ? { TargetTrackingScalingPolicyConfiguration: d.TargetTrackingScalingPolicyConfiguration } : {}),
+  ...(d.StepScalingPolicyConfiguration ? { StepScalingPolicyConfiguration: d.StepScalingPolicyConfiguration } : {}),
+  ...(d.PredictiveScalingPolicyConfiguration ? { PredictiveScalingPolicyConfiguration: d.PredictiveScalingPolicyConfiguration } : {}),
+});
+
+const GONE = { goneErrors: ['ObjectNotFoundException'] }; // AWS's not-found; moto answers ValidationException
+
+const deletePolicy = (d: PolicyDoc) => act('autoscaling', 'DeleteScalingPolicy', { PolicyName: d.PolicyName, ...scopeOf(d) }, GONE);
+
+/**
+ * Move a policy to `d`. PutScalingPolicy on an existing name updates it in place (a policy in sync
+ * is never put: AWS recreates its alarms, moto adds a second set). A change of policy type is a
+ * delete and a new put: an update leaves the other type's configuration in place.
+ */
+function convergePolicy(d: PolicyDoc, o: PolicyDoc | undefined): ActionSpec[] {
+  const put = act('autoscaling', 'PutScalingPolicy', putInput(d), { kind: 'update' });
+  return o && o.PolicyType !== d.PolicyType ? [deletePolicy(o), put] : [put];
+}
+
+const POLICY_FIELDS = ['PolicyType', 'TargetTrackingScalingPolicyConfiguration', 'StepScalingPolicyConfiguration', 'PredictiveScalingPolicyConfiguration'];
+
+function targetDef(spec: ScalableTargetSpec, observed: Observed): ResourceDef<TargetDoc> {
+  const name = targetResource(spec);
+  return {
+    id: TARGET_ID,
+    name,
+    desired: desiredTarget(spec),
+    observed: observed[TARGET_ID] as TargetDoc | undefined,
+    ignore: SCALABLE_TARGET_IGNORE,
+    // RegisterScalableTarget on an existing target updates it: there is no "already exists" error.
+    create: (d) => [act('autoscaling', 'RegisterScalableTarget', registerInput(d))],
+    update: (d, o, diffs) => {
+      const changed = changedTopLevel(diffs);
+      refuseUnhandled(name, diffs, ['MinCapacity', 'MaxCapacity', 'SuspendedState', 'UnconfiguredPolicies']);
+      const actions: ActionSpec[] = [];
+      if (changed.has('MinCapacity') || changed.has('MaxCapacity') || changed.has('SuspendedState')) {
+        actions.push(act('autoscaling', 'RegisterScalableTarget', registerInput(d), { kind: 'update' }));
+      }
+      // Policies the config does not name: deleted by apply, put back by rollback (d = before).
+      const want = d.UnconfiguredPolicies ?? {};
+      const have = o.UnconfiguredPolicies ?? {};
+      for (const [policyName, policy] of Object.entries(have)) if (!(policyName in want)) actions.push(deletePolicy(policy));
+      for (const [policyName, policy] of Object.entries(want)) {
+        if (!sameDocument(policy, have[policyName], SCALING_POLICY_IGNORE)) actions.push(...convergePolicy(policy, have[policyName]));
+      }
+      return actions;
+    },
+    // Policies first: AWS deletes them with the target, moto leaves them behind.
+    remove: (o) => [
+      ...Object.values(o.UnconfiguredPolicies ?? {}).map(deletePolicy),
+      act('autoscaling', 'DeregisterScalableTarget', { ...scopeOf(o) }, GONE),
+    ],
+  };
+}
+
+function policyDef(spec: ScalableTargetSpec, policy: TargetTrackingPolicySpec, observed: Observed): ResourceDef<PolicyDoc> {
+  const name = policyResource(spec, policy.policyName);
+  return {
+    id: policyId(policy.policyName),
+    name,
+    desired: desiredPolicy(spec, policy),
+    observed: observed[policyId(policy.policyName)] as PolicyDoc | undefined,
+    ignore: policyIgnore(policy),
+    // A put that creates: recorded as a creation, so compensation may delete it.
+    create: (d) => [act('autoscaling', 'PutScalingPolicy', putInput(d), { kind: 'create' })],
+    update: (d, o, diffs) => {
+      refuseUnhandled(name, diffs, POLICY_FIELDS);
+      return convergePolicy(d, o);
+    },
+    remove: (o) => [deletePolicy(o)],
+  };
+}
+
+/** The target first (a policy needs it), then the policies; rollback walks them in reverse. */
+function resourcesOf(spec: ScalableTargetSpec, observed: Observed): ResourceDef[] {
+  return [targetDef(spec, observed), ...spec.policies.map((p) => policyDef(spec, p, observed))] as ResourceDef[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runbook 4.1 "Scaling Ready"
 
 const SCALING_READY = 'Scaling Ready';
 
 /**
- * Runbook 4.1 "Scaling Ready": the target is registered with the configured range and every
- * configured policy exists as target tracking. A policy that exists but drifted still scales: WARN.
+ * The target is registered as configured (range, nothing suspended, no policy the config does not
+ * name) and every configured policy exists as target tracking. A policy that exists but drifted
+ * still scales: WARN naming the fields.
  */
 export async function scalingReady(ctx: StepContext, spec: ScalableTargetSpec): Promise<Finding[]> {
-  const state = await observe(ctx, spec);
+  const [target, ...policies] = resourcesOf(spec, await observeTarget(ctx, spec));
   const findings: Finding[] = [];
-  const resource = targetResource(spec);
   const want = `min ${spec.minCapacity} max ${spec.maxCapacity}`;
-  if (!state.registered) findings.push(fail(SCALING_READY, resource, `scalable target is not registered (want ${want})`));
-  else if (targetDiff(spec, state).length) {
-    findings.push(fail(SCALING_READY, resource, `registered with min ${state.minCapacity} max ${state.maxCapacity}, want ${want}`));
-  } else findings.push(ok(SCALING_READY, resource, `registered, ${want}`));
+  const t = target.observed as TargetDoc | undefined;
+  if (!t) findings.push(fail(SCALING_READY, target.name, `scalable target is not registered (want ${want})`));
+  else {
+    const diffs = diffDocuments(target.desired, t, target.ignore);
+    const problems: string[] = [];
+    if (diffs.some((d) => d.field === 'MinCapacity' || d.field === 'MaxCapacity')) problems.push(`registered with min ${t.MinCapacity} max ${t.MaxCapacity}, want ${want}`);
+    const unconfigured = Object.keys(t.UnconfiguredPolicies ?? {});
+    if (unconfigured.length) problems.push(`scaling policies not in the config: ${unconfigured.join(', ')} (apply deletes them)`);
+    const rest = diffs.filter((d) => !['MinCapacity', 'MaxCapacity'].includes(d.field) && !d.field.startsWith('UnconfiguredPolicies'));
+    if (rest.length) problems.push(`differs from the config: ${rest.map((d) => d.field).join(', ')} (run plan)`);
+    findings.push(problems.length ? fail(SCALING_READY, target.name, problems.join('; ')) : ok(SCALING_READY, target.name, `registered, ${want}`));
+  }
 
-  for (const policy of spec.policies) {
+  spec.policies.forEach((policy, i) => {
+    const resource = policies[i];
     const name = policy.policyName;
-    const policyRes = policyResource(spec, name);
-    const observed = state.policies[name];
+    const o = resource.observed as PolicyDoc | undefined;
     const what = `${policy.predefinedMetricType} target ${policy.targetValue}`;
-    if (!observed) {
-      findings.push(fail(SCALING_READY, policyRes, `scaling policy ${name} (${what}) is missing`));
-    } else if (observed.PolicyType !== 'TargetTrackingScaling') {
-      findings.push(fail(SCALING_READY, policyRes, `scaling policy ${name} is ${observed.PolicyType ?? 'of unknown type'}, not TargetTrackingScaling`));
+    if (!o) {
+      findings.push(fail(SCALING_READY, resource.name, `scaling policy ${name} (${what}) is missing`));
+    } else if (o.PolicyType !== 'TargetTrackingScaling') {
+      findings.push(fail(SCALING_READY, resource.name, `scaling policy ${name} is ${o.PolicyType || 'of unknown type'}, not TargetTrackingScaling`));
     } else {
-      const drift = policyDiff(policy, observed);
+      const drift = diffDocuments(resource.desired, o, resource.ignore);
       findings.push(
         drift.length
-          ? warn(
-              SCALING_READY,
-              policyRes,
-              `scaling policy ${name} exists but differs from the config: ${drift
-                .map((d) => `${d.field.slice(`policy ${name}.`.length)} ${String(d.from)} (want ${String(d.to)})`)
-                .join(', ')}`,
-            )
-          : ok(SCALING_READY, policyRes, `target tracking ${what} in place`),
+          ? warn(SCALING_READY, resource.name, `scaling policy ${name} exists but differs from the config: ${drift.map((d) => `${d.field} ${String(d.from)} (want ${String(d.to)})`).join(', ')}`)
+          : ok(SCALING_READY, resource.name, `target tracking ${what} in place`),
       );
     }
-  }
+  });
   return findings;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The step
 
 /** The state of what a scaling step assumes exists (the Aurora cluster, the DynamoDB table). */
 export interface InputState {
@@ -371,6 +357,7 @@ export interface TargetTrackingStepDefinition<Id extends ScalingStepId> {
   id: Id;
   section: string;
   title: string;
+  needs?: StepId[];
   target(config: RunbookConfig): ScalableTargetSpec;
   /** Read-only look at the step's input; AWS errors other than "not found" are thrown. */
   input?(ctx: StepContext): Promise<InputState>;
@@ -380,28 +367,24 @@ const SCALING_INPUT = 'Scaling Input';
 
 /**
  * A runbook step made of one scalable target and its target tracking policies.
- * - preflight/plan: the input must be usable before any write (plan throws PreflightError).
+ * - preflight and plan: the input must be usable before any write (plan throws PreflightError
+ *   before any Application Auto Scaling call). Rollback does not ask: it only undoes this run.
  * - postDeployChecks: "Scaling Ready". The validate command runs them after `validate`, so
  *   `validate` reports only the input, not Scaling Ready a second time.
  */
-export function targetTrackingStep<Id extends ScalingStepId>(definition: TargetTrackingStepDefinition<Id>): Step<Id, ScalingState> {
+export function targetTrackingStep<Id extends ScalingStepId>(definition: TargetTrackingStepDefinition<Id>): Step<Id> {
   const { id, section, title, input } = definition;
   const spec = (ctx: StepContext) => definition.target(ctx.config);
-  return {
+  const step = defineStep<Id>({
     id,
     section,
     title,
+    needs: definition.needs ?? [],
+    observe: (ctx) => observeTarget(ctx, spec(ctx)),
+    resources: (ctx, observed) => resourcesOf(spec(ctx), observed),
+    // The resource id is the config's: known before anything exists.
+    outputs: (ctx) => ({ resourceId: spec(ctx).resourceId }) as StepOutputs[Id],
     ...(input ? { preflight: async (ctx: StepContext) => (await input(ctx)).problems } : {}),
-    async plan(ctx) {
-      if (input) {
-        const { problems } = await input(ctx);
-        if (problems.length) throw new PreflightError(problems);
-      }
-      return (await planTargetTracking(ctx, spec(ctx))) as Plan<StepOutputs[Id], ScalingState>;
-    },
-    async apply(ctx, plan) {
-      return (await applyTargetTracking(ctx, id, spec(ctx), plan)) as StepOutputs[Id];
-    },
     async validate(ctx) {
       if (!input) return [];
       const state = await input(ctx);
@@ -410,6 +393,14 @@ export function targetTrackingStep<Id extends ScalingStepId>(definition: TargetT
         : [ok(SCALING_INPUT, state.resource, state.summary)];
     },
     postDeployChecks: (ctx) => scalingReady(ctx, spec(ctx)),
-    rollback: (ctx, before) => rollbackTargetTracking(ctx, id, spec(ctx), before),
+  });
+  if (!input) return step;
+  return {
+    ...step,
+    async plan(ctx) {
+      const { problems } = await input(ctx);
+      if (problems.length) throw new PreflightError(problems);
+      return step.plan(ctx);
+    },
   };
 }

@@ -72,6 +72,29 @@ describe('bad input is refused before any AWS call', () => {
     expect(endpoint.requests()).toBe(0);
   });
 
+  it.each([
+    ['an invalid Fargate cpu/memory pair', ['  memory: "2048"', '  memory: "2500"'], 'taskDefinition.memory: 2500 MiB is not a Fargate size for cpu 1024'],
+    [
+      'an SSL policy name with a typo',
+      ['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', 'sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-6'],
+      'loadBalancer.listener.sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-6" is not an ELBv2 predefined security policy: did you mean ELBSecurityPolicy-TLS13-1-2-2021-06?',
+    ],
+    ['two containers with the same name', ['    name: log_router', '    name: api-container'], 'taskDefinition.logRouter.name: is the same as taskDefinition.api.name'],
+    ['two scaling policies with the same name', ['policyName: fintech-mem-scaling', 'policyName: fintech-cpu-scaling'], 'scaling.ecs.memory.policyName: is the same as scaling.ecs.cpu.policyName'],
+  ])('%s (moto would accept it; AWS refuses it mid-run): exit 2 naming the field, zero AWS calls', async (name, [from, to], message) => {
+    expect(productionYaml).toContain(from);
+    const file = writeConfig(`${name.replace(/\W+/g, '-')}.yaml`, productionYaml.replace(from, to));
+    const before = endpoint.requests();
+    const results = await Promise.all(
+      [['plan'], ['apply', '--yes'], ['rollback', '--to', '1', '--yes']].map((command) => runCli(['--config', file, '--endpoint-url', endpoint.url, ...command], { env })),
+    );
+    for (const result of results) {
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toContain(message);
+    }
+    expect(endpoint.requests() - before).toBe(0);
+  });
+
   it('refuses apply without --yes when there is no terminal to confirm on', async () => {
     const result = await runCli(['--endpoint-url', endpoint.url, '--only', 'cluster', 'apply'], { env });
     expect(result.code).toBe(2);

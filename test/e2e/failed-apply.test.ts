@@ -11,7 +11,7 @@ import { DescribeListenersCommand, DescribeLoadBalancersCommand, DescribeTargetG
 import { GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
 import { fakeImageManifest } from '../../scripts/emulator.js';
-import { emulatorClientConfig, repoRoot, runCli, useEmulator } from '../helpers/e2e.js';
+import { emulatorClientConfig, repoRoot, runCli, useEmulator, writesOf } from '../helpers/e2e.js';
 
 const env = useEmulator({ MOTO_ECS_SERVICE_RUNNING: '0' });
 
@@ -76,6 +76,12 @@ describe('a failed apply', () => {
     // The journal recorded both the run's writes and their undoing.
     const history = await runCli([...args, '--json', 'history'], { env: env.env });
     expect(history.json).toEqual([expect.objectContaining({ command: 'apply', outcome: 'rolled-back' })]);
+
+    // Rolling back a second time (converging that run back to its `before` again) plans nothing.
+    const second = await runCli([...args, '--json', 'undo', history.json[0].runId, '--yes'], { env: env.env });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('Nothing to undo');
+    expect(writesOf(second.json)).toEqual([]);
     for (const client of [ecr, ecs, elbv2, iam, logs]) client.destroy();
   });
 
@@ -88,6 +94,18 @@ describe('a failed apply', () => {
     const ecs = new ECSClient(emulatorClientConfig(env.emulator.endpoint));
     const { clusters = [] } = await ecs.send(new DescribeClustersCommand({ clusters: ['fintech-prod-cluster'] }));
     expect(clusters.map((c) => c.status)).toEqual(['ACTIVE']);
+
+    // `undo <run>` converges that run back later, deleting only what it created; twice is a no-op.
+    const history = await runCli([...args, '--json', 'history'], { env: env.env });
+    const runId = history.json.find((r: { command: string }) => r.command === 'apply').runId;
+    const undo = await runCli([...args, '--json', 'undo', runId, '--yes'], { env: env.env });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(writesOf(undo.json)).toEqual(expect.arrayContaining(['ecs:DeleteCluster', 'ecs:DeleteService', 'iam:DeleteRole', 'elbv2:DeleteListener', 'elbv2:DeleteTargetGroup']));
+    const { clusters: after = [] } = await ecs.send(new DescribeClustersCommand({ clusters: ['fintech-prod-cluster'] }));
+    expect(after.filter((c) => c.status === 'ACTIVE')).toEqual([]);
+    const twice = await runCli([...args, '--json', 'undo', runId, '--yes'], { env: env.env });
+    expect(twice.code, twice.stderr).toBe(0);
+    expect(writesOf(twice.json)).toEqual([]);
     ecs.destroy();
   });
 });

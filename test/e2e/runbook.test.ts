@@ -98,7 +98,7 @@ describe('section 1 against the emulator', () => {
       expect.arrayContaining([
         { field: 'imageTagMutability', from: 'MUTABLE', to: 'IMMUTABLE' },
         { field: 'attributes.deregistration_delay.timeout_seconds', from: '300', to: '30' },
-        expect.objectContaining({ field: 'FinTech-ECS-TaskRole.AppPermissions' }),
+        expect.objectContaining({ field: 'inlinePolicies.AppPermissions.Statement' }),
       ]),
     );
     expect(fields).toHaveLength(3);

@@ -13,6 +13,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +59,7 @@ const clientClasses = {
   kms: KMSClient,
   rds: RDSClient,
   secrets: SecretsManagerClient,
+  sts: STSClient,
 };
 
 export type AwsMocks = { [K in keyof typeof clientClasses]: ReturnType<typeof mockClient> };
@@ -102,6 +104,7 @@ export function testContext(overrides: Partial<StepContext> = {}): StepContext {
     report: () => {},
     signal: new AbortController().signal,
     pollIntervalMs: 1,
+    bindings: new Map(),
     ...overrides,
   };
 }
@@ -113,4 +116,9 @@ export function awsError(name: string, message: string, requestId = 'req-0000-te
     $fault: 'client',
     $metadata: { httpStatusCode: 400, requestId },
   });
+}
+
+/** A create's change lists each top-level field it sets; as one document, for assertions. */
+export function createdDocument(change: { fields?: Array<{ field: string; to: unknown }> }): Record<string, unknown> {
+  return Object.fromEntries((change.fields ?? []).map((f) => [f.field, f.to]));
 }

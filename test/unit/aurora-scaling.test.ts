@@ -1,8 +1,6 @@
 import {
   DeleteScalingPolicyCommand,
   DeregisterScalableTargetCommand,
-  DescribeScalableTargetsCommand,
-  DescribeScalingPoliciesCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
   type TargetTrackingScalingPolicyConfiguration,
@@ -16,6 +14,7 @@ import { awsError, mockAws, testContext, writeCalls, type AwsMocks } from '../he
 
 const RESOURCE_ID = 'cluster:fintech-db-cluster';
 const DIMENSION = 'rds:cluster:ReadReplicaCount';
+const POLICY = `scaling policy aurora-read-scaling on ${RESOURCE_ID}`;
 const where = { ServiceNamespace: 'rds', ResourceId: RESOURCE_ID, ScalableDimension: DIMENSION } as const;
 const policyConfig: TargetTrackingScalingPolicyConfiguration = { TargetValue: 60, PredefinedMetricSpecification: { PredefinedMetricType: 'RDSReaderAverageCPUUtilization' } };
 
@@ -35,7 +34,10 @@ beforeEach(() => {
   aws = mockAws();
 });
 
-const { target, policy: namedPolicy, observed, inputs } = autoscalingFixtures(() => aws, { where, serviceLinkedRole: 'RDSCluster' });
+const { target, policy: namedPolicy, observed, observedThen, acceptWrites, beforeOf, inputs, registerInput, putInput } = autoscalingFixtures(() => aws, {
+  where,
+  serviceLinkedRole: 'RDSCluster',
+});
 const policy = (config: TargetTrackingScalingPolicyConfiguration) => namedPolicy('aurora-read-scaling', config);
 
 async function preflightFailure() {
@@ -48,26 +50,24 @@ async function preflightFailure() {
 }
 
 describe('aurora-scaling step (2.2)', () => {
-  it('checks the cluster, then registers 1–5 reader replicas and the reader CPU 60 policy', async () => {
+  it('checks the cluster, then registers 1–5 reader replicas and the reader CPU 60 policy; apply sends exactly plan.actions', async () => {
     aws.rds.on(DescribeDBClustersCommand).resolves({ DBClusters: [cluster()] });
     observed([], []);
-    aws.autoscaling.on(RegisterScalableTargetCommand).resolves({});
-    aws.autoscaling.on(PutScalingPolicyCommand).resolves({ PolicyARN: 'arn:policy' });
+    acceptWrites();
     const ctx = testContext();
     const plan = await auroraScalingStep.plan(ctx);
     expect(aws.rds.commandCalls(DescribeDBClustersCommand)[0].args[0].input).toEqual({ DBClusterIdentifier: 'fintech-db-cluster' });
     expect(plan.changes.map((c) => [c.resource, c.action])).toEqual([
       [`scalable target ${RESOURCE_ID} (${DIMENSION})`, 'create'],
-      [`scaling policy aurora-read-scaling on ${RESOURCE_ID}`, 'create'],
+      [POLICY, 'create'],
     ]);
     expect(await auroraScalingStep.apply(ctx, plan)).toEqual({ resourceId: RESOURCE_ID });
-    expect(inputs(RegisterScalableTargetCommand)).toEqual([{ ...where, MinCapacity: 1, MaxCapacity: 5 }]);
-    expect(inputs(PutScalingPolicyCommand)).toEqual([
-      { ...where, PolicyName: 'aurora-read-scaling', PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: policyConfig },
-    ]);
+    expect(writeCalls(aws)).toEqual(plan.actions.map((a) => `${a.service}:${a.operation}`));
+    expect(inputs(RegisterScalableTargetCommand)).toEqual([registerInput(1, 5)]);
+    expect(inputs(PutScalingPolicyCommand)).toEqual([putInput('aurora-read-scaling', policyConfig)]);
   });
 
-  it('writes nothing when target and policy are in sync', async () => {
+  it('writes nothing when target and policy are in sync (the service-linked RoleARN AWS attaches is not compared)', async () => {
     aws.rds.on(DescribeDBClustersCommand).resolves({ DBClusters: [cluster()] });
     observed([target(1, 5)], [policy(policyConfig)]);
     const ctx = testContext();
@@ -80,15 +80,30 @@ describe('aurora-scaling step (2.2)', () => {
   it('updates only a drifted max capacity', async () => {
     aws.rds.on(DescribeDBClustersCommand).resolves({ DBClusters: [cluster()] });
     observed([target(1, 3)], [policy(policyConfig)]);
-    aws.autoscaling.on(RegisterScalableTargetCommand).resolves({});
+    acceptWrites();
     const ctx = testContext();
     const plan = await auroraScalingStep.plan(ctx);
     expect(plan.changes).toEqual([
-      { resource: `scalable target ${RESOURCE_ID} (${DIMENSION})`, action: 'update', fields: [{ field: 'maxCapacity', from: 3, to: 5 }] },
+      { resource: `scalable target ${RESOURCE_ID} (${DIMENSION})`, action: 'update', fields: [{ field: 'MaxCapacity', from: 3, to: 5 }] },
     ]);
     await auroraScalingStep.apply(ctx, plan);
     expect(writeCalls(aws)).toEqual(['autoscaling:RegisterScalableTarget']);
-    expect(inputs(RegisterScalableTargetCommand)).toEqual([{ ...where, MinCapacity: 1, MaxCapacity: 5 }]);
+    expect(inputs(RegisterScalableTargetCommand)).toEqual([registerInput(1, 5)]);
+  });
+
+  it('the policy ignore list is a deny-list here too: a customized metric in place of the predefined one is drift, re-put', async () => {
+    aws.rds.on(DescribeDBClustersCommand).resolves({ DBClusters: [cluster()] });
+    const customized = { TargetValue: 60, CustomizedMetricSpecification: { MetricName: 'CPUUtilization', Namespace: 'AWS/RDS', Statistic: 'Average' as const } };
+    observed([target(1, 5)], [policy(customized)]);
+    acceptWrites();
+    const ctx = testContext();
+    const plan = await auroraScalingStep.plan(ctx);
+    expect(plan.changes[0].fields?.map((f) => f.field)).toEqual([
+      'TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification',
+      'TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification',
+    ]);
+    await auroraScalingStep.apply(ctx, plan);
+    expect(inputs(PutScalingPolicyCommand)).toEqual([putInput('aurora-read-scaling', policyConfig)]);
   });
 
   describe('precondition: the Aurora cluster', () => {
@@ -158,18 +173,30 @@ describe('aurora-scaling step (2.2)', () => {
     });
   });
 
-  it('rollback removes the policy then the target this run registered; a second rollback writes nothing', async () => {
-    aws.autoscaling.on(DescribeScalableTargetsCommand).resolvesOnce({ ScalableTargets: [target(1, 5)] }).resolves({ ScalableTargets: [] });
-    aws.autoscaling.on(DescribeScalingPoliciesCommand).resolvesOnce({ ScalingPolicies: [policy(policyConfig)] }).resolves({ ScalingPolicies: [] });
-    aws.autoscaling.on(DeleteScalingPolicyCommand).resolves({});
-    aws.autoscaling.on(DeregisterScalableTargetCommand).resolves({});
+  it('rollback removes the policy then the target this run registered (never asks for the cluster); a second rollback writes nothing', async () => {
+    observedThen([[target(1, 5)], [policy(policyConfig)]], [[], []]);
+    acceptWrites();
     const ctx = testContext();
-    await auroraScalingStep.rollback(ctx, { registered: false, policies: {} });
+    const created = new Set(['scalable-target', 'policy:aurora-read-scaling']);
+    await auroraScalingStep.rollback(ctx, {}, created);
     expect(writeCalls(aws)).toEqual(['autoscaling:DeleteScalingPolicy', 'autoscaling:DeregisterScalableTarget']);
-    expect(inputs(DeleteScalingPolicyCommand)).toEqual([{ ...where, PolicyName: 'aurora-read-scaling' }]);
+    expect(inputs(DeleteScalingPolicyCommand)).toEqual([{ PolicyName: 'aurora-read-scaling', ...where }]);
     expect(inputs(DeregisterScalableTargetCommand)).toEqual([where]);
-    await auroraScalingStep.rollback(ctx, { registered: false, policies: {} });
+    await auroraScalingStep.rollback(ctx, {}, created);
     expect(writeCalls(aws)).toHaveLength(2);
+    expect(aws.rds.calls()).toHaveLength(0);
+  });
+
+  it('rollback of a pre-existing target converges back to its range; twice is a no-op', async () => {
+    const before = await beforeOf(auroraScalingStep, [target(1, 3)], [policy(policyConfig)]);
+    observedThen([[target(1, 5)], [policy(policyConfig)]], [[target(1, 3)], [policy(policyConfig)]]);
+    acceptWrites();
+    const ctx = testContext();
+    await auroraScalingStep.rollback(ctx, before, new Set(['scalable-target']));
+    expect(writeCalls(aws)).toEqual(['autoscaling:RegisterScalableTarget']);
+    expect(inputs(RegisterScalableTargetCommand)).toEqual([registerInput(1, 3)]);
+    await auroraScalingStep.rollback(ctx, before, new Set(['scalable-target']));
+    expect(writeCalls(aws)).toHaveLength(1);
   });
 
   it('surfaces a PutScalingPolicy error with its name and request id', async () => {

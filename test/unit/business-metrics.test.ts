@@ -22,15 +22,13 @@ describe('business-metrics step (2.4)', () => {
     ]);
   });
 
-  it('plans no change and publishes none of the runbook example values on apply (DESIGN §8 row 12)', async () => {
-    const reported: string[] = [];
-    const ctx = testContext({ report: (m) => reported.push(m) });
+  it('owns no resource: plans no change and no action, publishes none of the runbook example values on apply (DESIGN §8 row 12)', async () => {
+    const ctx = testContext();
     const plan = await businessMetricsStep.plan(ctx);
-    expect(plan).toEqual({ changes: [], outputs: { namespace: 'FinTech/Business' } });
+    expect(plan).toEqual({ before: {}, changes: [], actions: [], outputs: { namespace: 'FinTech/Business' }, notes: [expect.stringContaining('metrics put')] });
     expect(await businessMetricsStep.apply(ctx, plan)).toEqual({ namespace: 'FinTech/Business' });
-    await businessMetricsStep.rollback(ctx, undefined);
+    expect(await businessMetricsStep.rollback(ctx, plan.before, new Set())).toEqual([]);
     expect(totalCalls()).toBe(0);
-    expect(reported.join('\n')).toContain('metrics put');
   });
 
   describe('validate', () => {

@@ -6,7 +6,7 @@ import { DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { CallCounter, classifyOperation, countCalls, createClients } from '../../src/aws/clients.js';
+import { CallCounter, classifyOperation, countCalls, createClients, kindAwareRetryStrategy, withCallKind } from '../../src/aws/clients.js';
 
 // Count client constructions, to prove createClients builds a client only when it is used.
 const { constructed, wrap } = vi.hoisted(() => {
@@ -36,6 +36,7 @@ vi.mock('@aws-sdk/client-iam', async (original) => wrap(await original(), 'IAMCl
 vi.mock('@aws-sdk/client-kms', async (original) => wrap(await original(), 'KMSClient'));
 vi.mock('@aws-sdk/client-rds', async (original) => wrap(await original(), 'RDSClient'));
 vi.mock('@aws-sdk/client-secrets-manager', async (original) => wrap(await original(), 'SecretsManagerClient'));
+vi.mock('@aws-sdk/client-sts', async (original) => wrap(await original(), 'STSClient'));
 
 describe('classifyOperation', () => {
   it.each(['DescribeClusters', 'DescribeServices', 'ListTaskDefinitions', 'GetRole', 'GetSecretValue', 'BatchGetImage', 'FilterLogEvents', 'LookupEvents'])(
@@ -120,7 +121,7 @@ describe('createClients', () => {
   it('lists every client name without building any', () => {
     const clients = createClients({ region: 'us-east-1' });
     expect(Object.keys(clients).sort()).toEqual(
-      ['acm', 'autoscaling', 'cloudwatch', 'counter', 'destroy', 'dynamodb', 'ec2', 'ecr', 'ecs', 'elbv2', 'iam', 'kms', 'logs', 'rds', 'secrets'].sort(),
+      ['acm', 'autoscaling', 'cloudwatch', 'counter', 'destroy', 'dynamodb', 'ec2', 'ecr', 'ecs', 'elbv2', 'iam', 'kms', 'lock', 'logs', 'rds', 'secrets', 'sts'].sort(),
     );
     expect(constructed).toEqual([]);
   });
@@ -226,5 +227,139 @@ describe('the counting middleware (real sends to a loopback server)', () => {
     } finally {
       ecs.destroy();
     }
+  });
+});
+
+describe('retries: reads retry longer than writes, and each call is still counted once', () => {
+  let server: Server;
+  let endpointUrl: string;
+  /** How many of the next requests the server fails with 503 (a transient error the SDK retries). */
+  let failNext = 0;
+  const operations: string[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req: IncomingMessage, res) => {
+      req.resume();
+      req.on('end', () => {
+        const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+        operations.push(operation);
+        const failing = failNext > 0;
+        if (failing) failNext--;
+        const body = JSON.stringify(
+          failing
+            ? { __type: 'ServiceUnavailableException', message: 'injected by the test server' }
+            : operation === 'CreateCluster'
+              ? { cluster: { clusterName: 'fintech-prod-cluster', status: 'ACTIVE' } }
+              : { clusters: [], failures: [] },
+        );
+        res.writeHead(failing ? 503 : 200, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(body), 'x-amzn-requestid': 'req-retry' });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpointUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  beforeEach(() => {
+    operations.length = 0;
+    failNext = 0;
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'x');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'y');
+    vi.stubEnv('AWS_SESSION_TOKEN', '');
+    vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('a read outlasts five failures (more than a write may make) and counts as one read', async () => {
+    const clients = createClients({ region: 'us-east-1', endpointUrl });
+    try {
+      failNext = 5;
+      const result = await clients.ecs.send(new DescribeClustersCommand({}));
+      expect(result.$metadata.attempts).toBe(6);
+      expect(operations).toEqual(Array(6).fill('DescribeClusters'));
+      expect(clients.counter.list()).toEqual([{ service: 'ecs', operation: 'DescribeClusters', kind: 'read', count: 1 }]);
+    } finally {
+      clients.destroy();
+    }
+  });
+
+  it('a write gives up after five attempts and counts as one write', async () => {
+    const clients = createClients({ region: 'us-east-1', endpointUrl });
+    try {
+      failNext = 100;
+      const error = (await clients.ecs.send(new CreateClusterCommand({ clusterName: 'fintech-prod-cluster' })).catch((e: unknown) => e)) as { name: string; $metadata: { attempts: number } };
+      expect(error.name).toBe('ServiceUnavailableException');
+      expect(error.$metadata.attempts).toBe(5);
+      expect(operations).toEqual(Array(5).fill('CreateCluster'));
+      expect(clients.counter.list()).toEqual([{ service: 'ecs', operation: 'CreateCluster', kind: 'write', count: 1 }]);
+    } finally {
+      clients.destroy();
+    }
+  });
+
+  it('an explicit maxAttempts applies to reads too (1: no retry at all)', async () => {
+    const clients = createClients({ region: 'us-east-1', endpointUrl, maxAttempts: 1 });
+    try {
+      failNext = 1;
+      const error = (await clients.ecs.send(new DescribeClustersCommand({})).catch((e: unknown) => e)) as { $metadata: { attempts: number } };
+      expect(error.$metadata.attempts).toBe(1);
+      expect(operations).toEqual(['DescribeClusters']);
+      expect(await clients.ecs.config.maxAttempts()).toBe(1);
+    } finally {
+      clients.destroy();
+    }
+  });
+});
+
+describe('kindAwareRetryStrategy (fake timers: the backoff is not waited out)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** How many attempts a call of this kind gets when every attempt is throttled. */
+  async function attemptsWhenAlwaysThrottled(kind: 'read' | 'write'): Promise<number> {
+    vi.useFakeTimers();
+    const { strategy } = kindAwareRetryStrategy({ reads: 10, writes: 5 });
+    type Token = Parameters<typeof strategy.refreshRetryTokenForRetry>[0];
+    let token = (await withCallKind(kind, () => strategy.acquireInitialRetryToken(''))) as Token;
+    for (let attempts = 1; attempts <= 50; attempts++) {
+      const next = withCallKind(kind, () => strategy.refreshRetryTokenForRetry(token, { errorType: 'THROTTLING' }));
+      const settled = next.then(
+        (t) => ({ token: t }),
+        (error: unknown) => ({ error }),
+      );
+      await vi.advanceTimersByTimeAsync(60_000); // the backoff (up to 20 s) and the rate limiter's wait
+      const outcome = await settled;
+      if ('error' in outcome) return attempts;
+      token = outcome.token as Token;
+    }
+    throw new Error('the strategy never gave up');
+  }
+
+  it('gives a throttled read 10 attempts and a throttled write 5', async () => {
+    expect(await attemptsWhenAlwaysThrottled('read')).toBe(10);
+    expect(await attemptsWhenAlwaysThrottled('write')).toBe(5);
+  });
+
+  it('is the adaptive strategy, and reports the write limit outside a call', async () => {
+    const { strategy, maxAttempts } = kindAwareRetryStrategy({ reads: 10, writes: 5 });
+    expect(strategy.mode).toBe('adaptive');
+    expect(await maxAttempts()).toBe(5);
+    expect(await withCallKind('read', maxAttempts)).toBe(10);
+  });
+});
+
+describe('the environment lock\'s calls', () => {
+  it('are counted apart (kind lock): "0 writes" still means the environment', () => {
+    const counter = new CallCounter();
+    counter.record('lock', 'PutItem');
+    counter.record('ecs', 'CreateCluster');
+    expect(counter.total('write')).toBe(1);
+    expect(counter.total('lock')).toBe(1);
+    expect(counter.list().find((c) => c.service === 'lock')?.kind).toBe('lock');
   });
 });

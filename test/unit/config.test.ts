@@ -411,3 +411,113 @@ describe('parseConfig: --region override', () => {
     expect(parseConfig(text, fixtureEnv, SOURCE, { region: 'us-east-1' }).region).toBe('us-east-1');
   });
 });
+
+describe('parseConfig: values AWS refuses mid-run (moto takes them), refused before any call', () => {
+  const sized = (cpu: string, memory: string) => yamlWith(['  cpu: "1024"\n  memory: "2048"', `  cpu: "${cpu}"\n  memory: "${memory}"`]);
+
+  it.each([
+    ['256', '512'],
+    ['256', '2048'],
+    ['512', '3072'],
+    ['1024', '8192'],
+    ['2048', '16384'],
+    ['4096', '30720'],
+    ['8192', '20480'],
+    ['16384', '122880'],
+  ])('Fargate cpu %s with memory %s is valid', (cpu, memory) => {
+    expect(parseConfig(sized(cpu, memory), fixtureEnv, SOURCE).taskDefinition).toMatchObject({ cpu, memory });
+  });
+
+  it.each([
+    ['256', '1536', '512, 1024 or 2048'],
+    ['256', '4096', '512, 1024 or 2048'],
+    ['512', '512', '1024–4096 in steps of 1024'],
+    ['1024', '1024', '2048–8192 in steps of 1024'],
+    ['1024', '2500', '2048–8192 in steps of 1024'],
+    ['2048', '17408', '4096–16384 in steps of 1024'],
+    ['4096', '31744', '8192–30720 in steps of 1024'],
+    ['8192', '17408', '16384–61440 in steps of 4096'],
+    ['16384', '36864', '32768–122880 in steps of 8192'],
+  ])('Fargate cpu %s with memory %s is refused on taskDefinition.memory', (cpu, memory, valid) => {
+    expect(problemsOf(sized(cpu, memory))).toEqual([`taskDefinition.memory: ${memory} MiB is not a Fargate size for cpu ${cpu}: with cpu ${cpu} memory must be ${valid}`]);
+  });
+
+  it('a memory that is not a number is reported once, without a Fargate-size follow-on', () => {
+    expect(problemsOf(sized('1024', '2GB'))).toEqual(['taskDefinition.memory: must be MiB as a string, e.g. "2048"']);
+  });
+
+  it('an SSL policy name with a typo names the closest predefined policy', () => {
+    const text = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', 'sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-6']);
+    expect(problemsOf(text)).toEqual([
+      'loadBalancer.listener.sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-6" is not an ELBv2 predefined security policy: did you mean ELBSecurityPolicy-TLS13-1-2-2021-06?',
+    ]);
+    const lower = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', 'sslPolicy: elbsecuritypolicy-tls-1-2-2017-01']);
+    expect(problemsOf(lower)).toEqual([
+      'loadBalancer.listener.sslPolicy: "elbsecuritypolicy-tls-1-2-2017-01" is not an ELBv2 predefined security policy: did you mean ELBSecurityPolicy-TLS-1-2-2017-01?',
+    ]);
+  });
+
+  it('a name far from every predefined policy gets an example instead of a guess', () => {
+    const text = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', 'sslPolicy: my-custom-policy']);
+    expect(problemsOf(text)).toEqual([
+      'loadBalancer.listener.sslPolicy: "my-custom-policy" is not an ELBv2 predefined security policy (e.g. ELBSecurityPolicy-TLS13-1-2-2021-06; the list is in AWS\'s "Security policies for your Application Load Balancer")',
+    ]);
+  });
+
+  it.each(['ELBSecurityPolicy-TLS-1-2-2017-01', 'ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04', 'ELBSecurityPolicy-FS-1-2-Res-2020-10', 'ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09', 'ELBSecurityPolicy-2016-08'])(
+    'the predefined policy %s is accepted',
+    (policy) => {
+      const text = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', `sslPolicy: ${policy}`]);
+      expect(parseConfig(text, fixtureEnv, SOURCE).loadBalancer.listener.sslPolicy).toBe(policy);
+    },
+  );
+
+  it('two containers with the same name', () => {
+    const text = yamlWith(['    name: log_router', '    name: api-container']);
+    expect(problemsOf(text)).toEqual([
+      'taskDefinition.logRouter.name: is the same as taskDefinition.api.name ("api-container"): container names in a task definition must differ',
+    ]);
+  });
+
+  it('two scaling policies with the same name on the ECS service', () => {
+    const text = yamlWith(['policyName: fintech-mem-scaling', 'policyName: fintech-cpu-scaling']);
+    expect(problemsOf(text)).toEqual([
+      'scaling.ecs.memory.policyName: is the same as scaling.ecs.cpu.policyName ("fintech-cpu-scaling"): two policies on one scalable target need two names (the second would replace the first)',
+    ]);
+  });
+
+  it('the four are reported at once, each on its own field', () => {
+    const text = yamlWith(
+      ['  cpu: "1024"\n  memory: "2048"', '  cpu: "512"\n  memory: "8192"'],
+      ['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', 'sslPolicy: ELBSecurityPolicy-TLS13-1-2-2012-06'],
+      ['    name: log_router', '    name: api-container'],
+      ['policyName: fintech-mem-scaling', 'policyName: fintech-cpu-scaling'],
+    );
+    expect(problemsOf(text).map((p) => p.split(':')[0])).toEqual([
+      'loadBalancer.listener.sslPolicy',
+      'taskDefinition.memory',
+      'taskDefinition.logRouter.name',
+      'scaling.ecs.memory.policyName',
+    ]);
+  });
+});
+
+describe('parseConfig: lock', () => {
+  it('is optional (the default lock is a local file)', () => {
+    expect(parseConfig(productionYaml, fixtureEnv, SOURCE).lock).toBeUndefined();
+  });
+
+  it('takes a DynamoDB table and a lease', () => {
+    const text = `${productionYaml}\nlock:\n  dynamodbTable: fintech-runbook-locks\n  leaseSeconds: 30\n`;
+    expect(parseConfig(text, fixtureEnv, SOURCE).lock).toEqual({ dynamodbTable: 'fintech-runbook-locks', leaseSeconds: 30 });
+  });
+
+  it('refuses a bad table name, a lease outside 5–3600 s and unknown keys, all at once', () => {
+    const text = `${productionYaml}\nlock:\n  dynamodbTable: "no spaces allowed"\n  leaseSeconds: 2\n  owner: me\n`;
+    const problems = problemsOf(text);
+    expect(problems).toContain('lock.dynamodbTable: must be a DynamoDB table name');
+    expect(problems.some((p) => p.startsWith('lock.leaseSeconds: '))).toBe(true);
+    expect(problems).toContain('lock: Unrecognized key: "owner"');
+    expect(problems).toHaveLength(3);
+  });
+});

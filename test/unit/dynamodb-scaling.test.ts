@@ -1,7 +1,6 @@
 import {
+  DeleteScalingPolicyCommand,
   DeregisterScalableTargetCommand,
-  DescribeScalableTargetsCommand,
-  DescribeScalingPoliciesCommand,
   PutScalingPolicyCommand,
   RegisterScalableTargetCommand,
   type TargetTrackingScalingPolicyConfiguration,
@@ -9,7 +8,6 @@ import {
 import { DescribeTableCommand, type TableDescription } from '@aws-sdk/client-dynamodb';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { dynamodbScalingStep } from '../../steps/dynamodb-scaling.js';
-import type { ScalingState } from '../../steps/shared/target-tracking.js';
 import { describeAwsError, PreflightError } from '../../src/core/errors.js';
 import { autoscalingFixtures } from '../helpers/autoscaling.js';
 import { awsError, mockAws, testContext, writeCalls, type AwsMocks } from '../helpers/mock-aws.js';
@@ -32,24 +30,25 @@ beforeEach(() => {
   aws = mockAws();
 });
 
-const { target, policy: namedPolicy, observed, inputs } = autoscalingFixtures(() => aws, { where, serviceLinkedRole: 'DynamoDBTable' });
+const { target, policy: namedPolicy, observed, observedThen, acceptWrites, beforeOf, inputs, registerInput, putInput } = autoscalingFixtures(() => aws, {
+  where,
+  serviceLinkedRole: 'DynamoDBTable',
+});
 const policy = (config: TargetTrackingScalingPolicyConfiguration) => namedPolicy('dynamodb-write-scaling', config);
 
 describe('dynamodb-scaling step (2.3)', () => {
-  it('checks the table, then registers 5–100 WCU and the 70 % write utilisation policy', async () => {
+  it('checks the table, then registers 5–100 WCU and the 70 % write utilisation policy; apply sends exactly plan.actions', async () => {
     aws.dynamodb.on(DescribeTableCommand).resolves({ Table: table('PROVISIONED') });
     observed([], []);
-    aws.autoscaling.on(RegisterScalableTargetCommand).resolves({});
-    aws.autoscaling.on(PutScalingPolicyCommand).resolves({ PolicyARN: 'arn:policy' });
+    acceptWrites();
     const ctx = testContext();
     const plan = await dynamodbScalingStep.plan(ctx);
     expect(aws.dynamodb.commandCalls(DescribeTableCommand)[0].args[0].input).toEqual({ TableName: 'FinTechTransactions' });
     expect(await dynamodbScalingStep.apply(ctx, plan)).toEqual({ resourceId: RESOURCE_ID });
     expect(writeCalls(aws)).toEqual(['autoscaling:RegisterScalableTarget', 'autoscaling:PutScalingPolicy']);
-    expect(inputs(RegisterScalableTargetCommand)).toEqual([{ ...where, MinCapacity: 5, MaxCapacity: 100 }]);
-    expect(inputs(PutScalingPolicyCommand)).toEqual([
-      { ...where, PolicyName: 'dynamodb-write-scaling', PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: policyConfig },
-    ]);
+    expect(writeCalls(aws)).toEqual(plan.actions.map((a) => `${a.service}:${a.operation}`));
+    expect(inputs(RegisterScalableTargetCommand)).toEqual([registerInput(5, 100)]);
+    expect(inputs(PutScalingPolicyCommand)).toEqual([putInput('dynamodb-write-scaling', policyConfig)]);
   });
 
   it('treats a table without BillingModeSummary as PROVISIONED and writes nothing when in sync', async () => {
@@ -65,15 +64,33 @@ describe('dynamodb-scaling step (2.3)', () => {
   it('re-puts only a policy whose target value drifted', async () => {
     aws.dynamodb.on(DescribeTableCommand).resolves({ Table: table('PROVISIONED') });
     observed([target(5, 100)], [policy({ ...policyConfig, TargetValue: 50 })]);
-    aws.autoscaling.on(PutScalingPolicyCommand).resolves({ PolicyARN: 'arn:policy' });
+    acceptWrites();
     const ctx = testContext();
     const plan = await dynamodbScalingStep.plan(ctx);
     expect(plan.changes).toEqual([
-      { resource: POLICY, action: 'update', fields: [{ field: 'policy dynamodb-write-scaling.targetValue', from: 50, to: 70 }] },
+      { resource: POLICY, action: 'update', fields: [{ field: 'TargetTrackingScalingPolicyConfiguration.TargetValue', from: 50, to: 70 }] },
     ]);
     await dynamodbScalingStep.apply(ctx, plan);
     expect(writeCalls(aws)).toEqual(['autoscaling:PutScalingPolicy']);
-    expect(inputs(PutScalingPolicyCommand)[0].TargetTrackingScalingPolicyConfiguration).toEqual(policyConfig);
+    expect(inputs(PutScalingPolicyCommand)).toEqual([putInput('dynamodb-write-scaling', policyConfig)]);
+  });
+
+  it('deletes a second policy on the write dimension that the config does not name; the read dimension is another target', async () => {
+    aws.dynamodb.on(DescribeTableCommand).resolves({ Table: table('PROVISIONED') });
+    observed(
+      [target(5, 100)],
+      [
+        policy(policyConfig),
+        namedPolicy('manual-write-policy', { ...policyConfig, TargetValue: 90 }),
+        namedPolicy('read-policy', policyConfig, { ScalableDimension: 'dynamodb:table:ReadCapacityUnits' }),
+      ],
+    );
+    acceptWrites();
+    const ctx = testContext();
+    const plan = await dynamodbScalingStep.plan(ctx);
+    expect(plan.changes.map((c) => [c.resource, c.fields?.map((f) => f.field)])).toEqual([[`scalable target ${RESOURCE_ID} (${DIMENSION})`, ['UnconfiguredPolicies']]]);
+    await dynamodbScalingStep.apply(ctx, plan);
+    expect(inputs(DeleteScalingPolicyCommand)).toEqual([{ PolicyName: 'manual-write-policy', ...where }]);
   });
 
   describe('precondition: the DynamoDB table', () => {
@@ -120,29 +137,20 @@ describe('dynamodb-scaling step (2.3)', () => {
 
   it('rollback of a pre-existing target restores the old policy and range, never deregisters, and is safe twice', async () => {
     const oldConfig: TargetTrackingScalingPolicyConfiguration = { ...policyConfig, TargetValue: 50 };
-    const before: ScalingState = {
-      registered: true,
-      minCapacity: 5,
-      maxCapacity: 50,
-      policies: { 'dynamodb-write-scaling': { PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: oldConfig } },
-    };
-    aws.autoscaling.on(DescribeScalableTargetsCommand).resolvesOnce({ ScalableTargets: [target(5, 100)] }).resolves({ ScalableTargets: [target(5, 50)] });
-    aws.autoscaling
-      .on(DescribeScalingPoliciesCommand)
-      .resolvesOnce({ ScalingPolicies: [policy(policyConfig)] })
-      .resolves({ ScalingPolicies: [policy(oldConfig)] });
-    aws.autoscaling.on(PutScalingPolicyCommand).resolves({});
-    aws.autoscaling.on(RegisterScalableTargetCommand).resolves({});
+    const before = await beforeOf(dynamodbScalingStep, [target(5, 50)], [policy(oldConfig)]);
+    observedThen([[target(5, 100)], [policy(policyConfig)]], [[target(5, 50)], [policy(oldConfig)]]);
+    acceptWrites();
     const ctx = testContext();
-    await dynamodbScalingStep.rollback(ctx, before);
+    // Everything counts as created by this run here: a resource in `before` is converged, never removed.
+    const created = new Set(['scalable-target', 'policy:dynamodb-write-scaling']);
+    await dynamodbScalingStep.rollback(ctx, before, created);
     expect(writeCalls(aws)).toEqual(['autoscaling:PutScalingPolicy', 'autoscaling:RegisterScalableTarget']);
-    expect(inputs(PutScalingPolicyCommand)).toEqual([
-      { ...where, PolicyName: 'dynamodb-write-scaling', PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: oldConfig },
-    ]);
-    expect(inputs(RegisterScalableTargetCommand)).toEqual([{ ...where, MinCapacity: 5, MaxCapacity: 50 }]);
-    await dynamodbScalingStep.rollback(ctx, before);
+    expect(inputs(PutScalingPolicyCommand)).toEqual([putInput('dynamodb-write-scaling', oldConfig)]);
+    expect(inputs(RegisterScalableTargetCommand)).toEqual([registerInput(5, 50)]);
+    await dynamodbScalingStep.rollback(ctx, before, created);
     expect(writeCalls(aws)).toHaveLength(2);
     expect(aws.autoscaling.commandCalls(DeregisterScalableTargetCommand)).toHaveLength(0);
+    expect(aws.dynamodb.calls()).toHaveLength(0);
   });
 
   it('surfaces a RegisterScalableTarget error with its name and request id', async () => {

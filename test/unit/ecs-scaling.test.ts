@@ -1,3 +1,5 @@
+// ecs-scaling (2.1) is the full test of steps/shared/target-tracking.ts: the aurora- and
+// dynamodb-scaling tests cover what differs (their inputs, scope and range).
 import {
   DeleteScalingPolicyCommand,
   DeregisterScalableTargetCommand,
@@ -9,10 +11,11 @@ import {
 } from '@aws-sdk/client-application-auto-scaling';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ecsScalingStep } from '../../steps/ecs-scaling.js';
-import type { ScalingState } from '../../steps/shared/target-tracking.js';
-import { describeAwsError } from '../../src/core/errors.js';
-import { autoscalingFixtures } from '../helpers/autoscaling.js';
-import { awsError, mockAws, RecordingRecorder, testContext, writeCalls, type AwsMocks } from '../helpers/mock-aws.js';
+import { SCALABLE_TARGET_IGNORE, SCALING_POLICY_IGNORE } from '../../steps/shared/target-tracking.js';
+import { AmbiguousWriteError } from '../../src/core/actions.js';
+import { describeAwsError, UnsafeChangeError } from '../../src/core/errors.js';
+import { autoscalingFixtures, NOT_SUSPENDED } from '../helpers/autoscaling.js';
+import { awsError, mockAws, RecordingRecorder, testContext, writeCalls, type AwsMocks, createdDocument } from '../helpers/mock-aws.js';
 
 const RESOURCE_ID = 'service/fintech-prod-cluster/fintech-api-svc';
 const DIMENSION = 'ecs:service:DesiredCount';
@@ -33,59 +36,55 @@ beforeEach(() => {
   aws = mockAws();
 });
 
-const { target, policy, observed, acceptWrites, inputs } = autoscalingFixtures(() => aws, { where, serviceLinkedRole: 'ECSService' });
+const { target, policy, observed, observedThen, acceptWrites, beforeOf, inputs, registerInput, putInput } = autoscalingFixtures(() => aws, {
+  where,
+  serviceLinkedRole: 'ECSService',
+});
 
 const cpuPolicy = policy('fintech-cpu-scaling', cpuConfig);
 const memPolicy = policy('fintech-mem-scaling', memConfig);
+const stepPolicy = policy('someone-elses-step-policy', undefined, {
+  PolicyType: 'StepScaling',
+  StepScalingPolicyConfiguration: { AdjustmentType: 'ChangeInCapacity', StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 5 }] },
+});
+const NOT_OURS = 'not created by this run (no reply or token proves it), left as it is';
+const ALL = new Set(['scalable-target', 'policy:fintech-cpu-scaling', 'policy:fintech-mem-scaling']);
+const planned = (actions: Array<{ service: string; operation: string }>) => actions.map((a) => `${a.service}:${a.operation}`);
 
 describe('ecs-scaling step (2.1)', () => {
-  it('registers the target and puts the CPU and memory policies exactly as the runbook says when nothing exists', async () => {
+  it('registers the target, then puts the CPU and memory policies when nothing exists; apply sends exactly plan.actions', async () => {
     observed([], []);
     acceptWrites();
     const recorder = new RecordingRecorder();
     const ctx = testContext({ recorder });
     const plan = await ecsScalingStep.plan(ctx);
-    expect(plan.outputs).toBeUndefined();
-    expect(plan.changes).toEqual([
-      {
-        resource: TARGET,
-        action: 'create',
-        fields: [
-          { field: 'minCapacity', from: undefined, to: 3 },
-          { field: 'maxCapacity', from: undefined, to: 10 },
-        ],
-      },
-      {
-        resource: on('fintech-cpu-scaling'),
-        action: 'create',
-        fields: [
-          { field: 'policy fintech-cpu-scaling.policyType', from: undefined, to: 'TargetTrackingScaling' },
-          { field: 'policy fintech-cpu-scaling.predefinedMetricType', from: undefined, to: 'ECSServiceAverageCPUUtilization' },
-          { field: 'policy fintech-cpu-scaling.targetValue', from: undefined, to: 70 },
-          { field: 'policy fintech-cpu-scaling.scaleOutCooldown', from: undefined, to: 60 },
-          { field: 'policy fintech-cpu-scaling.scaleInCooldown', from: undefined, to: 300 },
-        ],
-      },
-      expect.objectContaining({ resource: on('fintech-mem-scaling'), action: 'create' }),
+    expect(plan.outputs).toEqual({ resourceId: RESOURCE_ID });
+    expect(plan.changes.map((c) => [c.resource, c.action])).toEqual([
+      [TARGET, 'create'],
+      [on('fintech-cpu-scaling'), 'create'],
+      [on('fintech-mem-scaling'), 'create'],
+    ]);
+    expect(createdDocument(plan.changes[0])).toEqual({ ...registerInput(3, 10) });
+    expect(plan.actions.map((a) => [a.operation, a.kind, a.resourceId])).toEqual([
+      ['RegisterScalableTarget', 'create', 'scalable-target'],
+      ['PutScalingPolicy', 'create', 'policy:fintech-cpu-scaling'],
+      ['PutScalingPolicy', 'create', 'policy:fintech-mem-scaling'],
     ]);
 
-    const out = await ecsScalingStep.apply(ctx, plan);
+    expect(await ecsScalingStep.apply(ctx, plan)).toEqual({ resourceId: RESOURCE_ID });
 
-    expect(out).toEqual({ resourceId: RESOURCE_ID });
-    expect(writeCalls(aws)).toEqual(['autoscaling:RegisterScalableTarget', 'autoscaling:PutScalingPolicy', 'autoscaling:PutScalingPolicy']);
-    expect(inputs(RegisterScalableTargetCommand)).toEqual([{ ...where, MinCapacity: 3, MaxCapacity: 10 }]);
-    expect(inputs(PutScalingPolicyCommand)).toEqual([
-      { ...where, PolicyName: 'fintech-cpu-scaling', PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: cpuConfig },
-      { ...where, PolicyName: 'fintech-mem-scaling', PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: memConfig },
-    ]);
-    // Reads ask for exactly this target and these policies.
+    expect(writeCalls(aws)).toEqual(planned(plan.actions));
+    expect(inputs(RegisterScalableTargetCommand)).toEqual([registerInput(3, 10)]);
+    expect(inputs(PutScalingPolicyCommand)).toEqual([putInput('fintech-cpu-scaling', cpuConfig), putInput('fintech-mem-scaling', memConfig)]);
+    expect([...inputs(RegisterScalableTargetCommand), ...inputs(PutScalingPolicyCommand)]).toEqual(plan.actions.map((a) => a.input));
+    // Reads ask for exactly this target, and for every policy on it (not only the configured names).
     expect(inputs(DescribeScalableTargetsCommand)).toEqual([{ ServiceNamespace: 'ecs', ResourceIds: [RESOURCE_ID], ScalableDimension: DIMENSION }]);
-    expect(inputs(DescribeScalingPoliciesCommand)).toEqual([{ ...where, PolicyNames: ['fintech-cpu-scaling', 'fintech-mem-scaling'] }]);
-    // Every write went through the journal, named.
-    expect(recorder.writes).toEqual([
-      { step: 'ecs-scaling', resource: TARGET, action: 'create', operation: 'RegisterScalableTarget' },
-      { step: 'ecs-scaling', resource: on('fintech-cpu-scaling'), action: 'create', operation: 'PutScalingPolicy' },
-      { step: 'ecs-scaling', resource: on('fintech-mem-scaling'), action: 'create', operation: 'PutScalingPolicy' },
+    expect(inputs(DescribeScalingPoliciesCommand)).toEqual([where]);
+    // Every write went through the journal as a creation: compensation may delete exactly these.
+    expect(recorder.writes.map((w) => [w.resourceId, w.action, w.operation])).toEqual([
+      ['scalable-target', 'create', 'RegisterScalableTarget'],
+      ['policy:fintech-cpu-scaling', 'create', 'PutScalingPolicy'],
+      ['policy:fintech-mem-scaling', 'create', 'PutScalingPolicy'],
     ]);
   });
 
@@ -94,46 +93,59 @@ describe('ecs-scaling step (2.1)', () => {
     const ctx = testContext();
     const plan = await ecsScalingStep.plan(ctx);
     expect(plan.changes).toEqual([]);
-    expect(plan.outputs).toEqual({ resourceId: RESOURCE_ID });
+    expect(plan.actions).toEqual([]);
     expect(await ecsScalingStep.apply(ctx, plan)).toEqual({ resourceId: RESOURCE_ID });
     expect(writeCalls(aws)).toEqual([]);
   });
 
-  it('is in sync when AWS reports DisableScaleIn false and cooldowns the config leaves to AWS defaults', async () => {
+  it('normalises AWS defaults on both sides: DisableScaleIn, SuspendedState flags, cooldowns the config leaves out', async () => {
     observed(
-      [target(3, 10)],
+      // moto returns only the suspended flags last sent and no RoleARN; AWS returns all three.
+      [target(3, 10, { SuspendedState: { DynamicScalingInSuspended: false }, RoleARN: undefined })],
       [
         policy('fintech-cpu-scaling', { ...cpuConfig, DisableScaleIn: false }),
+        // The config sets no cooldown for memory: whatever default AWS applied is not compared.
         policy('fintech-mem-scaling', { ...memConfig, ScaleOutCooldown: 300, ScaleInCooldown: 300 }),
       ],
     );
-    const plan = await ecsScalingStep.plan(testContext());
-    expect(plan.changes).toEqual([]);
+    expect((await ecsScalingStep.plan(testContext())).changes).toEqual([]);
   });
 
-  it('reports drift field by field and writes only the target and the policy that drifted', async () => {
-    observed([target(2, 10)], [policy('fintech-cpu-scaling', { ...cpuConfig, TargetValue: 50, ScaleInCooldown: 600, DisableScaleIn: true }), memPolicy]);
+  it('reports drift field by field and sends exactly the converging commands', async () => {
+    observed(
+      [target(2, 10, { SuspendedState: { ...NOT_SUSPENDED, DynamicScalingInSuspended: true } })],
+      [policy('fintech-cpu-scaling', { ...cpuConfig, TargetValue: 50, ScaleInCooldown: 600, DisableScaleIn: true }), memPolicy],
+    );
     acceptWrites();
     const ctx = testContext();
     const plan = await ecsScalingStep.plan(ctx);
     expect(plan.changes).toEqual([
-      { resource: TARGET, action: 'update', fields: [{ field: 'minCapacity', from: 2, to: 3 }] },
+      {
+        resource: TARGET,
+        action: 'update',
+        fields: [
+          { field: 'MinCapacity', from: 2, to: 3 },
+          { field: 'SuspendedState.DynamicScalingInSuspended', from: true, to: false },
+        ],
+      },
       {
         resource: on('fintech-cpu-scaling'),
         action: 'update',
         fields: [
-          { field: 'policy fintech-cpu-scaling.targetValue', from: 50, to: 70 },
-          { field: 'policy fintech-cpu-scaling.scaleInCooldown', from: 600, to: 300 },
-          { field: 'policy fintech-cpu-scaling.disableScaleIn', from: true, to: false },
+          { field: 'TargetTrackingScalingPolicyConfiguration.DisableScaleIn', from: true, to: false },
+          { field: 'TargetTrackingScalingPolicyConfiguration.ScaleInCooldown', from: 600, to: 300 },
+          { field: 'TargetTrackingScalingPolicyConfiguration.TargetValue', from: 50, to: 70 },
         ],
       },
     ]);
+    expect(plan.actions.map((a) => [a.operation, a.kind])).toEqual([
+      ['RegisterScalableTarget', 'update'],
+      ['PutScalingPolicy', 'update'],
+    ]);
     await ecsScalingStep.apply(ctx, plan);
     expect(writeCalls(aws)).toEqual(['autoscaling:RegisterScalableTarget', 'autoscaling:PutScalingPolicy']);
-    expect(inputs(RegisterScalableTargetCommand)).toEqual([{ ...where, MinCapacity: 3, MaxCapacity: 10 }]);
-    expect(inputs(PutScalingPolicyCommand)).toEqual([
-      { ...where, PolicyName: 'fintech-cpu-scaling', PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: cpuConfig },
-    ]);
+    expect(inputs(RegisterScalableTargetCommand)).toEqual([registerInput(3, 10)]);
+    expect(inputs(PutScalingPolicyCommand)).toEqual([putInput('fintech-cpu-scaling', cpuConfig)]);
   });
 
   it('puts only a missing memory policy when the target and CPU policy are in place', async () => {
@@ -144,85 +156,184 @@ describe('ecs-scaling step (2.1)', () => {
     expect(plan.changes.map((c) => [c.resource, c.action])).toEqual([[on('fintech-mem-scaling'), 'create']]);
     await ecsScalingStep.apply(ctx, plan);
     expect(writeCalls(aws)).toEqual(['autoscaling:PutScalingPolicy']);
-    expect(inputs(PutScalingPolicyCommand)[0]).toMatchObject({ PolicyName: 'fintech-mem-scaling' });
+    expect(inputs(PutScalingPolicyCommand)).toEqual([putInput('fintech-mem-scaling', memConfig)]);
   });
 
-  it('ignores policies of other names or on other resources that a loose Describe returns (moto ignores PolicyNames)', async () => {
+  it('a policy on the target that the config does not name is drift: plan shows it, apply deletes it', async () => {
     observed(
       [target(3, 10)],
       [
         cpuPolicy,
         memPolicy,
-        policy('someone-elses-step-policy', undefined, { PolicyType: 'StepScaling' }),
+        stepPolicy,
+        // moto matches ResourceId as a substring and ignores PolicyNames: other targets' policies are not ours.
         policy('fintech-cpu-scaling', { ...cpuConfig, TargetValue: 10 }, { ResourceId: 'service/fintech-prod-cluster/fintech-api' }),
+        policy('other-dimension', memConfig, { ScalableDimension: 'ecs:service:Other' as never }),
       ],
     );
-    const plan = await ecsScalingStep.plan(testContext());
-    expect(plan.changes).toEqual([]);
-  });
-
-  it('follows DescribeScalingPolicies pagination', async () => {
-    aws.autoscaling.on(DescribeScalableTargetsCommand).resolves({ ScalableTargets: [target(3, 10)] });
-    aws.autoscaling
-      .on(DescribeScalingPoliciesCommand)
-      .resolvesOnce({ ScalingPolicies: [cpuPolicy], NextToken: 'page-2' })
-      .resolves({ ScalingPolicies: [memPolicy] });
-    const plan = await ecsScalingStep.plan(testContext());
-    expect(plan.changes).toEqual([]);
-    expect(inputs(DescribeScalingPoliciesCommand).map((i) => i.NextToken)).toEqual([undefined, 'page-2']);
-  });
-
-  it('rollback of a target this run registered deletes its policies, then deregisters; a second rollback writes nothing', async () => {
-    aws.autoscaling.on(DescribeScalableTargetsCommand).resolvesOnce({ ScalableTargets: [target(3, 10)] }).resolves({ ScalableTargets: [] });
-    aws.autoscaling.on(DescribeScalingPoliciesCommand).resolvesOnce({ ScalingPolicies: [cpuPolicy, memPolicy] }).resolves({ ScalingPolicies: [] });
     acceptWrites();
     const ctx = testContext();
-    const before: ScalingState = { registered: false, policies: {} };
-    await ecsScalingStep.rollback(ctx, before);
-    expect(writeCalls(aws)).toEqual(['autoscaling:DeleteScalingPolicy', 'autoscaling:DeleteScalingPolicy', 'autoscaling:DeregisterScalableTarget']);
-    expect(inputs(DeleteScalingPolicyCommand)).toEqual([
-      { ...where, PolicyName: 'fintech-cpu-scaling' },
-      { ...where, PolicyName: 'fintech-mem-scaling' },
+    const plan = await ecsScalingStep.plan(ctx);
+    expect(plan.changes).toEqual([
+      { resource: TARGET, action: 'update', fields: [{ field: 'UnconfiguredPolicies', from: { 'someone-elses-step-policy': expect.objectContaining({ PolicyType: 'StepScaling' }) }, to: undefined }] },
     ]);
-    expect(inputs(DeregisterScalableTargetCommand)).toEqual([where]);
-    await ecsScalingStep.rollback(ctx, before);
-    expect(writeCalls(aws)).toHaveLength(3);
+    await ecsScalingStep.apply(ctx, plan);
+    expect(writeCalls(aws)).toEqual(['autoscaling:DeleteScalingPolicy']);
+    expect(inputs(DeleteScalingPolicyCommand)).toEqual([{ PolicyName: 'someone-elses-step-policy', ...where }]);
   });
 
-  it('rollback of a pre-existing target restores min/max and the old policy, deletes the added one, never deregisters', async () => {
-    const oldCpu: TargetTrackingScalingPolicyConfiguration = { TargetValue: 50, PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' } };
-    const before: ScalingState = {
-      registered: true,
-      minCapacity: 2,
-      maxCapacity: 8,
-      policies: { 'fintech-cpu-scaling': { PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: oldCpu } },
-    };
-    aws.autoscaling.on(DescribeScalableTargetsCommand).resolvesOnce({ ScalableTargets: [target(3, 10)] }).resolves({ ScalableTargets: [target(2, 8)] });
-    aws.autoscaling
-      .on(DescribeScalingPoliciesCommand)
-      .resolvesOnce({ ScalingPolicies: [cpuPolicy, memPolicy] })
-      .resolves({ ScalingPolicies: [policy('fintech-cpu-scaling', oldCpu)] });
+  it('a configured name holding a step scaling policy is deleted and put again as target tracking', async () => {
+    observed([target(3, 10)], [cpuPolicy, policy('fintech-mem-scaling', undefined, { PolicyType: 'StepScaling', StepScalingPolicyConfiguration: { AdjustmentType: 'ChangeInCapacity' } })]);
     acceptWrites();
     const ctx = testContext();
-    await ecsScalingStep.rollback(ctx, before);
-    expect(writeCalls(aws)).toEqual(['autoscaling:PutScalingPolicy', 'autoscaling:DeleteScalingPolicy', 'autoscaling:RegisterScalableTarget']);
-    expect(inputs(PutScalingPolicyCommand)).toEqual([
-      { ...where, PolicyName: 'fintech-cpu-scaling', PolicyType: 'TargetTrackingScaling', TargetTrackingScalingPolicyConfiguration: oldCpu },
-    ]);
-    expect(inputs(DeleteScalingPolicyCommand)).toEqual([{ ...where, PolicyName: 'fintech-mem-scaling' }]);
-    expect(inputs(RegisterScalableTargetCommand)).toEqual([{ ...where, MinCapacity: 2, MaxCapacity: 8 }]);
-    await ecsScalingStep.rollback(ctx, before);
-    expect(writeCalls(aws)).toHaveLength(3);
-    expect(aws.autoscaling.commandCalls(DeregisterScalableTargetCommand)).toHaveLength(0);
+    const plan = await ecsScalingStep.plan(ctx);
+    expect(plan.changes[0].fields?.map((f) => f.field)).toEqual(['PolicyType', 'StepScalingPolicyConfiguration', 'TargetTrackingScalingPolicyConfiguration']);
+    await ecsScalingStep.apply(ctx, plan);
+    expect(writeCalls(aws)).toEqual(['autoscaling:DeleteScalingPolicy', 'autoscaling:PutScalingPolicy']);
+    expect(inputs(PutScalingPolicyCommand)).toEqual([putInput('fintech-mem-scaling', memConfig)]);
   });
 
-  it('rollback leaves a pre-existing target alone when someone else removed it, and does nothing without a before', async () => {
-    observed([], []);
+  describe('the ignore lists are deny-lists', () => {
+    it('scalable target: a field nobody thought of is drift (refused at the top, converged inside SuspendedState); AWS-set fields are not', async () => {
+      expect(SCALABLE_TARGET_IGNORE).toEqual(expect.arrayContaining(['ScalableTargetARN', 'CreationTime', 'PredictedCapacity', 'RoleARN']));
+      observed([target(3, 10, { SomeNewField: 'x' } as never)], [cpuPolicy, memPolicy]);
+      const error = await ecsScalingStep.plan(testContext()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UnsafeChangeError);
+      expect(String(error)).toMatch(/scalable target .*: SomeNewField differ\(s\) and cannot be changed in place; a person must decide/);
+
+      aws = mockAws();
+      observed([target(3, 10, { SuspendedState: { ...NOT_SUSPENDED, PredictiveScalingSuspended: true } as never })], [cpuPolicy, memPolicy]);
+      const plan = await ecsScalingStep.plan(testContext());
+      expect(plan.changes[0].fields).toEqual([{ field: 'SuspendedState.PredictiveScalingSuspended', from: true, to: undefined }]);
+      expect(planned(plan.actions)).toEqual(['autoscaling:RegisterScalableTarget']);
+
+      // PredictedCapacity is unit-tested: moto has no predictive scaling; nor does it return RoleARN.
+      aws = mockAws();
+      observed([target(3, 10, { PredictedCapacity: 7, RoleARN: 'arn:aws:iam::123456789012:role/other', ScalableTargetARN: 'arn:x', CreationTime: new Date() })], [cpuPolicy, memPolicy]);
+      expect((await ecsScalingStep.plan(testContext())).changes).toEqual([]);
+    });
+
+    it('scaling policy: a field nobody thought of is drift (refused at the top, re-put inside the configuration); AWS-set fields are not', async () => {
+      expect(SCALING_POLICY_IGNORE).toEqual(['PolicyARN', 'Alarms', 'CreationTime']);
+      observed([target(3, 10)], [cpuPolicy, policy('fintech-mem-scaling', memConfig, { SomeNewField: 1 } as never)]);
+      await expect(ecsScalingStep.plan(testContext())).rejects.toThrow(/scaling policy fintech-mem-scaling on .*: SomeNewField differ\(s\)/);
+
+      aws = mockAws();
+      observed(
+        [target(3, 10)],
+        [cpuPolicy, policy('fintech-mem-scaling', { ...memConfig, PredefinedMetricSpecification: { ...memConfig.PredefinedMetricSpecification!, ResourceLabel: 'app/x' }, NewKnob: 2 } as never)],
+      );
+      const plan = await ecsScalingStep.plan(testContext());
+      expect(plan.changes[0].fields?.map((f) => f.field)).toEqual([
+        'TargetTrackingScalingPolicyConfiguration.NewKnob',
+        'TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification.ResourceLabel',
+      ]);
+      expect(planned(plan.actions)).toEqual(['autoscaling:PutScalingPolicy']);
+
+      aws = mockAws();
+      observed([target(3, 10)], [cpuPolicy, policy('fintech-mem-scaling', memConfig, { PolicyARN: 'arn:other', Alarms: [], CreationTime: new Date() })]);
+      expect((await ecsScalingStep.plan(testContext())).changes).toEqual([]);
+    });
+
+    it('a cooldown the config sets is compared, one it leaves out is not', async () => {
+      observed([target(3, 10)], [policy('fintech-cpu-scaling', { ...cpuConfig, ScaleOutCooldown: undefined }), policy('fintech-mem-scaling', { ...memConfig, ScaleOutCooldown: 1 })]);
+      const plan = await ecsScalingStep.plan(testContext());
+      expect(plan.changes).toEqual([
+        { resource: on('fintech-cpu-scaling'), action: 'update', fields: [{ field: 'TargetTrackingScalingPolicyConfiguration.ScaleOutCooldown', from: undefined, to: 60 }] },
+      ]);
+    });
+  });
+
+  it('follows pagination of both reads', async () => {
+    aws.autoscaling.on(DescribeScalableTargetsCommand).resolvesOnce({ ScalableTargets: [], NextToken: 't2' }).resolves({ ScalableTargets: [target(3, 10)] });
+    aws.autoscaling.on(DescribeScalingPoliciesCommand).resolvesOnce({ ScalingPolicies: [cpuPolicy], NextToken: 'page-2' }).resolves({ ScalingPolicies: [memPolicy] });
+    expect((await ecsScalingStep.plan(testContext())).changes).toEqual([]);
+    // The SDK's paginators (they reuse one input object, so only the count is asserted).
+    expect(inputs(DescribeScalingPoliciesCommand)).toHaveLength(2);
+    expect(inputs(DescribeScalableTargetsCommand)).toHaveLength(2);
+  });
+
+  it('adopts a policy whose PutScalingPolicy reply was lost once it reads back as planned (unit-tested: the lost reply is simulated)', async () => {
+    observedThen([[target(3, 10)], [cpuPolicy]], [[target(3, 10)], [cpuPolicy, memPolicy]]);
+    aws.autoscaling.on(PutScalingPolicyCommand).callsFakeOnce(async () => {
+      throw new AmbiguousWriteError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    });
     const ctx = testContext();
-    await ecsScalingStep.rollback(ctx, { registered: true, minCapacity: 3, maxCapacity: 10, policies: {} });
-    await ecsScalingStep.rollback(ctx, undefined);
-    expect(writeCalls(aws)).toEqual([]);
-    expect(aws.autoscaling.commandCalls(DescribeScalableTargetsCommand)).toHaveLength(1);
+    await ecsScalingStep.apply(ctx, await ecsScalingStep.plan(ctx));
+    // Not put a second time: a second put would recreate the policy's alarms.
+    expect(writeCalls(aws)).toEqual(['autoscaling:PutScalingPolicy']);
+  });
+
+  describe('rollback', () => {
+    it('of what this run created: the policies, then the target; a second rollback writes nothing', async () => {
+      observedThen([[target(3, 10)], [cpuPolicy, memPolicy]], [[], []]);
+      acceptWrites();
+      const ctx = testContext();
+      const before = { 'scalable-target': undefined, 'policy:fintech-cpu-scaling': undefined, 'policy:fintech-mem-scaling': undefined };
+      // AWS deletes a target's policies with it, moto leaves them: policies are deleted first.
+      expect(await ecsScalingStep.rollback(ctx, before, ALL)).toEqual([]);
+      expect(writeCalls(aws)).toEqual(['autoscaling:DeleteScalingPolicy', 'autoscaling:DeleteScalingPolicy', 'autoscaling:DeregisterScalableTarget']);
+      expect(inputs(DeleteScalingPolicyCommand)).toEqual([
+        { PolicyName: 'fintech-mem-scaling', ...where },
+        { PolicyName: 'fintech-cpu-scaling', ...where },
+      ]);
+      expect(inputs(DeregisterScalableTargetCommand)).toEqual([where]);
+      expect(await ecsScalingStep.rollback(ctx, before, ALL)).toEqual([]);
+      expect(writeCalls(aws)).toHaveLength(3);
+    });
+
+    it('deletes only what the journal proves this run created; the rest is kept with a note', async () => {
+      observed([target(3, 10)], [cpuPolicy, memPolicy]);
+      acceptWrites();
+      const none = await ecsScalingStep.rollback(testContext(), {}, new Set());
+      expect(writeCalls(aws)).toEqual([]);
+      expect(none).toEqual([`${on('fintech-mem-scaling')}: ${NOT_OURS}`, `${on('fintech-cpu-scaling')}: ${NOT_OURS}`, `${TARGET}: ${NOT_OURS}`]);
+      const notes = await ecsScalingStep.rollback(testContext(), {}, new Set(['policy:fintech-mem-scaling']));
+      expect(writeCalls(aws)).toEqual(['autoscaling:DeleteScalingPolicy']);
+      expect(inputs(DeleteScalingPolicyCommand)).toEqual([{ PolicyName: 'fintech-mem-scaling', ...where }]);
+      expect(notes).toEqual([`${on('fintech-cpu-scaling')}: ${NOT_OURS}`, `${TARGET}: ${NOT_OURS}`]);
+    });
+
+    it('of a pre-existing target: restores range, old policy and a deleted unconfigured policy; deletes the created one; never deregisters; twice is a no-op', async () => {
+      const oldCpu: TargetTrackingScalingPolicyConfiguration = { TargetValue: 50, PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' }, ScaleOutCooldown: 120 };
+      const before = await beforeOf(ecsScalingStep, [target(2, 8)], [policy('fintech-cpu-scaling', oldCpu), stepPolicy]);
+      // After apply: range 3–10, the CPU policy changed, the memory policy created, the step policy deleted.
+      observedThen([[target(3, 10)], [cpuPolicy, memPolicy]], [[target(2, 8)], [policy('fintech-cpu-scaling', oldCpu), stepPolicy]]);
+      acceptWrites();
+      const ctx = testContext();
+      await ecsScalingStep.rollback(ctx, before, new Set(['policy:fintech-mem-scaling']));
+      expect(writeCalls(aws)).toEqual([
+        'autoscaling:DeleteScalingPolicy',
+        'autoscaling:PutScalingPolicy',
+        'autoscaling:RegisterScalableTarget',
+        'autoscaling:PutScalingPolicy',
+      ]);
+      expect(inputs(DeleteScalingPolicyCommand)).toEqual([{ PolicyName: 'fintech-mem-scaling', ...where }]);
+      expect(inputs(PutScalingPolicyCommand)).toEqual([
+        putInput('fintech-cpu-scaling', oldCpu),
+        { PolicyName: 'someone-elses-step-policy', ...where, PolicyType: 'StepScaling', StepScalingPolicyConfiguration: stepPolicy.StepScalingPolicyConfiguration },
+      ]);
+      expect(inputs(RegisterScalableTargetCommand)).toEqual([registerInput(2, 8)]);
+      await ecsScalingStep.rollback(ctx, before, new Set(['policy:fintech-mem-scaling']));
+      expect(writeCalls(aws)).toHaveLength(4);
+      expect(aws.autoscaling.commandCalls(DeregisterScalableTargetCommand)).toHaveLength(0);
+    });
+
+    it('leaves a pre-existing target alone when someone else removed it, with a note', async () => {
+      const before = await beforeOf(ecsScalingStep, [target(3, 10)], [cpuPolicy, memPolicy]);
+      observed([], []);
+      const notes = await ecsScalingStep.rollback(testContext(), before, ALL);
+      expect(writeCalls(aws)).toEqual([]);
+      expect(notes).toContain(`${TARGET} no longer exists; nothing to restore`);
+    });
+
+    it('a policy already gone when its delete is retried counts as deleted (ObjectNotFoundException; unit-tested: moto answers ValidationException)', async () => {
+      observed([target(3, 10)], [cpuPolicy, memPolicy]);
+      aws.autoscaling.on(DeleteScalingPolicyCommand).rejects(awsError('ObjectNotFoundException', 'No scaling policy found'));
+      aws.autoscaling.on(DeregisterScalableTargetCommand).resolves({});
+      await ecsScalingStep.rollback(testContext(), {}, ALL);
+      expect(writeCalls(aws)).toEqual(['autoscaling:DeleteScalingPolicy', 'autoscaling:DeleteScalingPolicy', 'autoscaling:DeregisterScalableTarget']);
+    });
   });
 
   it('surfaces an AWS error on a read with its name and request id', async () => {
@@ -231,9 +342,7 @@ describe('ecs-scaling step (2.1)', () => {
       .rejects(awsError('AccessDeniedException', 'not authorized to perform application-autoscaling:DescribeScalableTargets', 'req-71'));
     aws.autoscaling.on(DescribeScalingPoliciesCommand).resolves({ ScalingPolicies: [] });
     const error = await ecsScalingStep.plan(testContext()).catch((e: unknown) => e);
-    expect(describeAwsError(error)).toBe(
-      'AccessDeniedException: not authorized to perform application-autoscaling:DescribeScalableTargets — request id req-71',
-    );
+    expect(describeAwsError(error)).toBe('AccessDeniedException: not authorized to perform application-autoscaling:DescribeScalableTargets — request id req-71');
   });
 
   it('surfaces an AWS error on a write and stops before the policies', async () => {
@@ -274,6 +383,15 @@ describe('ecs-scaling step (2.1)', () => {
       expect(findings[0].reason).toBe('scalable target is not registered (want min 3 max 10)');
     });
 
+    it('fails on suspended scaling and on a policy the config does not name, naming them', async () => {
+      observed([target(3, 10, { SuspendedState: { ...NOT_SUSPENDED, DynamicScalingOutSuspended: true } })], [cpuPolicy, memPolicy, stepPolicy]);
+      const [targetFinding] = await ecsScalingStep.postDeployChecks!(testContext());
+      expect(targetFinding.status).toBe('FAIL');
+      expect(targetFinding.reason).toBe(
+        'scaling policies not in the config: someone-elses-step-policy (apply deletes them); differs from the config: SuspendedState.DynamicScalingOutSuspended (run plan)',
+      );
+    });
+
     it('fails on a step scaling policy under the configured name, warns on a drifted target tracking policy', async () => {
       observed(
         [target(3, 10)],
@@ -285,7 +403,7 @@ describe('ecs-scaling step (2.1)', () => {
       const findings = await ecsScalingStep.postDeployChecks!(testContext());
       expect(findings.map((f) => [f.status, f.reason])).toEqual([
         ['OK', 'registered, min 3 max 10'],
-        ['WARN', 'scaling policy fintech-cpu-scaling exists but differs from the config: targetValue 90 (want 70)'],
+        ['WARN', 'scaling policy fintech-cpu-scaling exists but differs from the config: TargetTrackingScalingPolicyConfiguration.TargetValue 90 (want 70)'],
         ['FAIL', 'scaling policy fintech-mem-scaling is StepScaling, not TargetTrackingScaling'],
       ]);
     });
@@ -294,5 +412,9 @@ describe('ecs-scaling step (2.1)', () => {
       expect(await ecsScalingStep.validate(testContext())).toEqual([]);
       expect(aws.autoscaling.calls()).toHaveLength(0);
     });
+  });
+
+  it('runs after the service it scales', () => {
+    expect(ecsScalingStep.needs).toEqual(['service']);
   });
 });

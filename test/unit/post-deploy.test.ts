@@ -218,7 +218,8 @@ describe('Logs Flowing', () => {
       .resolvesOnce({ events: [], nextToken: 'page-3' })
       .resolves({ events: [{ timestamp: since + 10, message: 'started' }] });
     expect((await logsFlowing(context().ctx, false)).status).toBe('OK');
-    expect(aws.logs.commandCalls(FilterLogEventsCommand).map((c) => c.args[0].input.nextToken)).toEqual([undefined, 'page-2', 'page-3']);
+    // The SDK paginator reuses one input object, so count the pages: the events were on the third.
+    expect(aws.logs.commandCalls(FilterLogEventsCommand)).toHaveLength(3);
   });
 
   it('FAIL when every page of the search is empty', async () => {

@@ -13,6 +13,7 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ import { createClients } from '../../src/aws/clients.js';
 import { describeDifference, parseTarget, rollbackCommand, RollbackRefused, type RollbackFlags } from '../../src/commands/rollback.js';
 import type { Session } from '../../src/commands/shared.js';
 import { ExitCode, InterruptedError, UsageError } from '../../src/core/errors.js';
+import { environmentLock, LockHeldError } from '../../src/core/lock.js';
 import { listRuns, readJournal } from '../../src/core/journal.js';
 import { passThroughRecorder } from '../../src/core/step.js';
 import { ACCOUNT_ID, awsError, mockAws, testConfig, writeCalls, type AwsMocks } from '../helpers/mock-aws.js';
@@ -135,11 +137,18 @@ function mockHealthyChecks() {
   aws.logs.on(FilterLogEventsCommand).resolves({ events: [{ message: 'listening on 8080', timestamp: deployedAt.getTime() + 1000 }] });
 }
 
+/** STS: the credentials are the config's account. */
+const CALLER = `arn:aws:sts::${ACCOUNT_ID}:assumed-role/Operator/oncall`;
+function mockCaller(account = ACCOUNT_ID) {
+  aws.sts.on(GetCallerIdentityCommand).resolves({ Account: account, Arn: CALLER.replace(ACCOUNT_ID, account), UserId: 'AROAEXAMPLE:oncall' });
+}
+
 /** Every call made to any mocked client. */
 const allCalls = () => Object.values(aws).flatMap((mock) => mock.calls());
 
 beforeEach(() => {
   aws = mockAws();
+  mockCaller();
   stateDir = mkdtempSync(join(tmpdir(), 'rollback-test-'));
   vi.stubEnv('FINTECH_RUNBOOK_STATE_DIR', stateDir);
   human = collectingStream();
@@ -223,6 +232,7 @@ describe('rollback: success', () => {
   it('accepts family:rev and an ARN the same way', async () => {
     for (const to of [`${family}:6`, tdArn(6)]) {
       aws = mockAws();
+      mockCaller();
       mockVerification();
       aws.ecs.on(UpdateServiceCommand).resolves({ service: updating() });
       aws.ecs.on(DescribeServicesCommand).resolvesOnce({ services: [onSeven()] }).resolves({ services: [onSix()] });
@@ -339,6 +349,60 @@ describe('rollback: refused before any write', () => {
   });
 });
 
+describe('rollback: identity and the environment lock (issue 8)', () => {
+  it('credentials of another account: exit 2 naming both accounts, before any ECS call or lock', async () => {
+    mockCaller('210987654321');
+    const error = await rollback({ to: '6' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toContain(`credentials are for account 210987654321 (arn:aws:sts::210987654321:assumed-role/Operator/oncall), the config is for accountId ${ACCOUNT_ID}`);
+    expect(aws.ecs.calls()).toHaveLength(0);
+    expect(writeCalls(aws)).toEqual([]);
+    expect(readdirSync(stateDir)).toEqual([]);
+  });
+
+  it('another run holds the lock: exit 5 naming it, before any ECS call', async () => {
+    const other = environmentLock({ config: testConfig(), clients: createClients({ region: 'us-east-1' }), stateDir, runId: 'run-apply-1', command: 'apply' });
+    await other.acquire({ timeoutMs: 0 });
+    try {
+      const error = await rollback({ to: '6' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(LockHeldError);
+      expect((error as LockHeldError).exitCode).toBe(5);
+      expect((error as Error).message).toContain('is locked by run run-apply-1 (');
+      expect(aws.ecs.calls()).toHaveLength(0);
+    } finally {
+      await other.release();
+    }
+  });
+
+  it('holds the lock during the run under the journal run id, records the caller, and releases it on success', async () => {
+    mockVerification();
+    let holderDuringWrite: string | undefined;
+    aws.ecs.on(DescribeServicesCommand).resolvesOnce({ services: [onSeven()] }).resolves({ services: [onSix()] });
+    aws.ecs.on(UpdateServiceCommand).callsFake(() => {
+      holderDuringWrite = readdirSync(stateDir).find((f) => f.startsWith('lock-'));
+      return { service: updating() };
+    });
+    mockHealthyChecks();
+    expect(await rollback({ to: '6' })).toBe(ExitCode.ok);
+    expect(holderDuringWrite).toBe(`lock-${ACCOUNT_ID}-us-east-1-${cluster}.json`);
+    expect(readdirSync(stateDir).filter((f) => f.startsWith('lock-'))).toEqual([]);
+    const [run] = listRuns(stateDir);
+    const start = readJournal(run.file).find((e) => e.type === 'run-start');
+    expect(start).toMatchObject({ caller: CALLER, account: ACCOUNT_ID, region: 'us-east-1' });
+  });
+
+  it('releases the lock when the rollback is refused or fails', async () => {
+    mockVerification({ service: running(7, [deployment('ecs-svc/a', 7), deployment('ecs-svc/b', 6, { status: 'ACTIVE' })]) });
+    await expect(rollback({ to: '6' })).rejects.toBeInstanceOf(RollbackRefused);
+    expect(readdirSync(stateDir).filter((f) => f.startsWith('lock-'))).toEqual([]);
+  });
+
+  it('a bad --lock-timeout is refused before any AWS call', async () => {
+    await expect(rollback({ to: '6', lockTimeout: 'soon' })).rejects.toThrow('--lock-timeout: "soon"');
+    expect(allCalls()).toHaveLength(0);
+  });
+});
+
 describe('rollback: other paths', () => {
   it('an image from another registry is not verified but mentioned', async () => {
     mockVerification();
@@ -383,10 +447,8 @@ describe('rollback: other paths', () => {
 
     expect(await rollback({ to: 'previous' })).toBe(ExitCode.ok);
 
-    expect(aws.ecs.commandCalls(ListTaskDefinitionsCommand).map((c) => c.args[0].input)).toEqual([
-      { familyPrefix: family, status: 'ACTIVE', nextToken: undefined },
-      { familyPrefix: family, status: 'ACTIVE', nextToken: 'page-2' },
-    ]);
+    // Both pages were read (the SDK paginator reuses one input object, so count them).
+    expect(aws.ecs.commandCalls(ListTaskDefinitionsCommand)).toHaveLength(2);
     expect(aws.ecs.commandCalls(UpdateServiceCommand)[0].args[0].input.taskDefinition).toBe(tdArn(5));
     expect(human.text()).toContain(`${family}:7 → ${family}:5`);
   });

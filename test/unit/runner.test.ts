@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createClients } from '../../src/aws/clients.js';
-import { ExitCode, HalfAppliedError, InterruptedError, PreflightError, RunbookError, StepError } from '../../src/core/errors.js';
+import { ExitCode, HalfAppliedError, InterruptedError, RunbookError, StepError } from '../../src/core/errors.js';
 import { Journal, readJournal, type JournalEntry } from '../../src/core/journal.js';
-import { runApply, runPlan, runValidate, type ApplyOptions, type RunReport, type RunnerOptions } from '../../src/core/runner.js';
+import { createContext, planSteps, runApply, runPlan, runValidate, type ApplyOptions, type RunReport, type RunnerOptions } from '../../src/core/runner.js';
 import { fail, ok, passThroughRecorder, warn, type Change, type Finding, type Plan, type Step, type StepContext, type StepId } from '../../src/core/step.js';
 import { awsError, testConfig } from '../helpers/mock-aws.js';
 
@@ -32,7 +32,7 @@ interface FakeOptions {
   checks?: Finding[];
   validate?: Finding[];
   rollbackError?: unknown;
-  /** Said through ctx.report while rolling back (e.g. "kept: holds images"). */
+  /** Returned by rollback as a note (e.g. "kept: holds images"). */
   rollbackNote?: string;
   /** Runs inside apply, before the writes (e.g. abort the signal). */
   duringApply?: (ctx: StepContext) => void;
@@ -55,13 +55,14 @@ function fakeStep(id: StepId, options: FakeOptions = {}) {
     plan: vi.fn(async (ctx: StepContext): Promise<Plan> => {
       events.push(`plan ${id}`);
       for (const earlier of options.planReads ?? []) seenInPlan[earlier] = ctx.outputs.get(earlier);
-      return { changes, before: options.before, ...(options.outputs !== undefined ? { outputs: options.outputs } : {}) };
+      const actions = changes.map((c, i) => ({ step: id, resourceId: `${id}-${i}`, resource: c.resource, kind: 'create' as const, service: 'ecs' as const, operation: `Create${i}`, input: {} }));
+      return { changes, actions, before: (options.before ?? {}) as Plan['before'], outputs: options.outputs ?? { id } };
     }),
     apply: vi.fn(async (ctx: StepContext, plan: Plan) => {
       events.push(`apply ${id}`);
       options.duringApply?.(ctx);
       for (const [i, write] of (options.writes ?? (plan.changes.length ? ['ok'] : [])).entries()) {
-        await ctx.recorder.write({ step: id, resource: `${id} resource ${i}`, action: 'create', operation: `Create${i}` }, async () => {
+        await ctx.recorder.write({ step: id, resource: `${id} resource ${i}`, resourceId: `${id}-${i}`, action: 'create', operation: `Create${i}` }, async () => {
           if (write instanceof Error) throw write;
           return { $metadata: { requestId: `req-${id}-${i}` } };
         });
@@ -69,12 +70,15 @@ function fakeStep(id: StepId, options: FakeOptions = {}) {
       if (options.applyError) throw options.applyError;
       return options.outputs ?? { id };
     }),
+    needs: [],
+    observe: vi.fn(async () => ({})),
+    resources: () => [],
+    outputs: () => options.outputs ?? { id },
     validate: vi.fn(async () => options.validate ?? []),
-    rollback: vi.fn(async (ctx: StepContext, before: unknown) => {
+    rollback: vi.fn(async (_ctx: StepContext, _before: unknown, _created: ReadonlySet<string>): Promise<string[]> => {
       events.push(`rollback ${id}`);
-      void before;
-      if (options.rollbackNote) ctx.report(options.rollbackNote);
       if (options.rollbackError) throw options.rollbackError;
+      return options.rollbackNote ? [options.rollbackNote] : [];
     }),
     ...(options.checks
       ? {
@@ -122,9 +126,17 @@ function applyOptions(overrides: Partial<ApplyOptions> = {}): ApplyOptions {
   return { ...runnerOptions(), journal, rollbackOnFailure: true, ...overrides };
 }
 
+/** Plan every step first (the preview), then apply exactly those plans, as `apply` does. */
+async function apply(steps: Step[], overrides: Partial<ApplyOptions> = {}) {
+  const options = applyOptions(overrides);
+  const ctx = createContext(options);
+  const plans = await planSteps(steps, ctx);
+  return runApply(plans, { ...options, ctx });
+}
+
 /** runApply's rejection, with the report it carries. */
 async function failedApply(steps: Step[], overrides: Partial<ApplyOptions> = {}) {
-  const error = await runApply(steps, applyOptions(overrides)).then(
+  const error = await apply(steps, overrides).then(
     () => {
       throw new Error('runApply should have failed');
     },
@@ -143,14 +155,14 @@ describe('runApply: success', () => {
     const ecr = fakeStep('ecr', { changes: 2, before: { exists: false }, outputs: { repositoryUri: 'uri', repositoryArn: 'arn:repo' }, planReads: ['cluster'], writes: ['ok', 'ok'] });
     const iam = fakeStep('iam', { outputs: { executionRoleArn: 'e', taskRoleArn: 't' }, planReads: ['cluster', 'ecr'] });
 
-    const report = await runApply([cluster, ecr, iam], applyOptions());
+    const report = await apply([cluster, ecr, iam]);
     journal.close();
 
-    expect(events).toEqual(['plan cluster', 'apply cluster', 'plan ecr', 'apply ecr', 'plan iam', 'apply iam']);
+    expect(events).toEqual(['plan cluster', 'plan ecr', 'plan iam', 'apply cluster', 'apply ecr', 'apply iam']);
     expect(ecr.seenInPlan).toEqual({ cluster: { clusterArn: 'arn:cluster', clusterName: 'c' } });
     expect(iam.seenInPlan).toEqual({ cluster: { clusterArn: 'arn:cluster', clusterName: 'c' }, ecr: { repositoryUri: 'uri', repositoryArn: 'arn:repo' } });
     // apply gets the plan it was made from, and the journal as its recorder.
-    expect(ecr.apply.mock.calls[0][1]).toEqual(await ecr.plan.mock.results[0].value);
+    expect(ecr.apply.mock.calls[0][1]).toBe(await ecr.plan.mock.results[0].value);
     expect(ecr.apply.mock.calls[0][0].recorder).toBe(journal);
 
     expect(report).toMatchObject({ command: 'apply', ok: true, journal: journal.file, calls: { reads: 0, writes: 0 } });
@@ -186,7 +198,7 @@ describe('runApply: success', () => {
     const cluster = fakeStep('cluster', { outputs: { clusterArn: 'arn:cluster', clusterName: 'c' } });
     const ecr = fakeStep('ecr', { planReads: ['cluster'] });
 
-    const report = await runApply([cluster, ecr], applyOptions());
+    const report = await apply([cluster, ecr]);
     journal.close();
 
     expect(cluster.apply).toHaveBeenCalledTimes(1);
@@ -202,7 +214,7 @@ describe('runApply: success', () => {
   it('runs the 4.1 checks right after apply (wait: true) and reports their findings', async () => {
     const findings = [ok('Service Stable', 'ecs service x', 'ACTIVE')];
     const service = fakeStep('service', { changes: 1, checks: findings });
-    const report = await runApply([service], applyOptions());
+    const report = await apply([service]);
     expect(events).toEqual(['plan service', 'apply service', 'checks service']);
     expect(service.postDeployChecks).toHaveBeenCalledWith(expect.anything(), { wait: true });
     expect(report.ok).toBe(true);
@@ -229,17 +241,17 @@ describe('runApply: a failed step is compensated', () => {
     expect(error).toMatchObject({ step: 'service', exitCode: ExitCode.failed });
     expect(error.message).toContain('Service Stable FAIL ecs service fintech-prod-cluster/fintech-api-svc: circuit breaker rolled back');
     expect(events).toEqual([
-      'plan cluster', 'apply cluster',
-      'plan ecr', 'apply ecr',
-      'plan iam', 'apply iam',
-      'plan service', 'apply service', 'checks service',
+      'plan cluster', 'plan ecr', 'plan iam', 'plan service', 'plan ecs-scaling',
+      'apply cluster', 'apply ecr', 'apply iam', 'apply service', 'checks service',
       'rollback service', 'rollback ecr', 'rollback cluster',
     ]);
     expect(service.rollback.mock.calls[0][1]).toEqual({ exists: true, taskDefinition: 'fintech-api-task:6' });
     expect(ecr.rollback.mock.calls[0][1]).toEqual({ exists: true, scanOnPush: false });
     expect(cluster.rollback.mock.calls[0][1]).toEqual({ exists: false, name: 'c' });
     expect(iam.rollback).not.toHaveBeenCalled();
-    expect(later.plan).not.toHaveBeenCalled();
+    expect(later.apply).not.toHaveBeenCalled();
+    // Compensation deletes only what the journal proves this run created.
+    expect([...(cluster.rollback.mock.calls[0][2] as Set<string>)]).toEqual(['cluster-0']);
 
     expect(report.ok).toBe(false);
     expect(report.steps.map((s) => [s.id, s.status])).toEqual([
@@ -290,7 +302,7 @@ describe('runApply: a failed step is compensated', () => {
   it('undoes a step that failed after one of its writes completed', async () => {
     const ecr = fakeStep('ecr', { changes: 2, before: { exists: false }, writes: ['ok', new Error('second write failed')] });
     const { report } = await failedApply([ecr]);
-    expect(ecr.rollback).toHaveBeenCalledWith(expect.anything(), { exists: false });
+    expect(ecr.rollback).toHaveBeenCalledWith(expect.anything(), { exists: false }, new Set(['ecr-0']));
     expect(report.steps[0].status).toBe('rolled-back');
   });
 
@@ -348,7 +360,7 @@ describe('runApply: a failed step is compensated', () => {
   });
 });
 
-describe('runApply: interruption and preflight', () => {
+describe('runApply: interruption and notes', () => {
   it('an aborted signal → InterruptedError (exit 130), no compensation, journal run-end interrupted', async () => {
     const cluster = fakeStep('cluster', { changes: 1, before: { exists: false }, duringApply: () => controller.abort() });
     const ecr = fakeStep('ecr', { changes: 1 });
@@ -360,7 +372,7 @@ describe('runApply: interruption and preflight', () => {
     // The write after the interrupt was refused by the journal; nothing is undone.
     expect(ofType(entries, 'write-start')).toEqual([]);
     expect(cluster.rollback).not.toHaveBeenCalled();
-    expect(ecr.plan).not.toHaveBeenCalled();
+    expect(ecr.apply).not.toHaveBeenCalled();
     expect(report.compensation).toBeUndefined();
     expect(ofType(entries, 'run-end')).toEqual([expect.objectContaining({ outcome: 'interrupted' })]);
     expect(report.steps.map((s) => s.status)).toEqual(['not-run', 'not-run']);
@@ -377,7 +389,7 @@ describe('runApply: interruption and preflight', () => {
     expect(error).toBeInstanceOf(InterruptedError);
     expect(ofType(entries, 'write-done').map((e) => e.step)).toEqual(['cluster']);
     expect(cluster.rollback).not.toHaveBeenCalled();
-    expect(ecr.plan).not.toHaveBeenCalled();
+    expect(ecr.apply).not.toHaveBeenCalled();
     expect(ofType(entries, 'run-end')[0].outcome).toBe('interrupted');
   });
 
@@ -393,33 +405,6 @@ describe('runApply: interruption and preflight', () => {
     expect(ofType(entries, 'run-end')[0].outcome).toBe('interrupted');
   });
 
-  it('preflight throwing PreflightError: no step is planned or applied and nothing is written', async () => {
-    const cluster = fakeStep('cluster', { changes: 1 });
-    const ecr = fakeStep('ecr', { changes: 1 });
-    const preflight = vi.fn(async () => {
-      throw new PreflightError(['subnet subnet-0aaaaaaaaaaaaaaaa does not exist']);
-    });
-
-    const { error, report, entries } = await failedApply([cluster, ecr], { preflight });
-
-    expect(preflight).toHaveBeenCalledTimes(1);
-    expect(error).toBeInstanceOf(PreflightError);
-    expect(error.exitCode).toBe(ExitCode.failed);
-    for (const step of [cluster, ecr]) {
-      expect(step.plan).not.toHaveBeenCalled();
-      expect(step.apply).not.toHaveBeenCalled();
-      expect(step.rollback).not.toHaveBeenCalled();
-    }
-    expect(entries.filter((e) => e.type.startsWith('write-') || e.type === 'step-plan')).toEqual([]);
-    expect(report.ok).toBe(false);
-    expect(report.error).toContain('subnet subnet-0aaaaaaaaaaaaaaaa does not exist');
-    expect(report.calls.writes).toBe(0);
-    // No step ran: none is blamed, and a run that wrote nothing is "failed", not "rolled-back".
-    expect(report.steps.map((s) => s.status)).toEqual(['not-run', 'not-run']);
-    expect(report.compensation).toBeUndefined();
-    expect(entries.at(-1)).toMatchObject({ type: 'run-end', outcome: 'failed' });
-  });
-
   it('what a step says while undoing is a note, not a half-applied environment', async () => {
     const ecr = fakeStep('ecr', { changes: 1, before: { exists: false }, rollbackNote: 'kept ecr repository fintech-api: it holds 1 image' });
     const service = fakeStep('service', { changes: 1, checks: [fail('Service Stable', 'svc', 'timed out')] });
@@ -430,14 +415,6 @@ describe('runApply: interruption and preflight', () => {
     expect(entries.at(-1)).toMatchObject({ type: 'run-end', outcome: 'rolled-back' });
   });
 
-  it('preflight that passes runs first, then the steps', async () => {
-    const cluster = fakeStep('cluster', { changes: 1 });
-    const preflight = vi.fn(async () => {
-      events.push('preflight');
-    });
-    await runApply([cluster], applyOptions({ preflight }));
-    expect(events).toEqual(['preflight', 'plan cluster', 'apply cluster']);
-  });
 });
 
 describe('runPlan', () => {
