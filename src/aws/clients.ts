@@ -106,8 +106,52 @@ const clientConstructors = {
 type ClientName = keyof typeof clientConstructors;
 export type AwsClients = { readonly [K in ClientName]: InstanceType<(typeof clientConstructors)[K]> } & {
   readonly counter: CallCounter;
+  /** The per-run read cache: on while a command observes (plan, validate), off while it applies. */
+  readonly cache: ReadCache;
   destroy(): void;
 };
+
+/**
+ * One read per resource per run: while `observing`, an identical read (same service, operation
+ * and input) is answered from the first reply. Any write empties it. It is off while apply sends
+ * writes, re-reads after a lost reply and polls deployments, targets and logs.
+ */
+export class ReadCache {
+  private readonly replies = new Map<string, Promise<unknown>>();
+  private depth = 0;
+  /** Identical reads answered from the cache (not sent): what the bench lists as repeats avoided. */
+  hits = 0;
+
+  /** Runs `fn` with the cache on (nested calls share it); it is emptied when the outermost ends. */
+  async observing<T>(fn: () => Promise<T>): Promise<T> {
+    this.depth++;
+    try {
+      return await fn();
+    } finally {
+      if (--this.depth === 0) this.replies.clear();
+    }
+  }
+
+  send(service: string, command: { constructor: { name: string }; input?: unknown }, sendNow: () => Promise<unknown>): Promise<unknown> {
+    const operation = command.constructor.name.replace(/Command$/, '');
+    if (classifyOperation(operation) !== 'read' || service === LOCK_SERVICE) {
+      this.replies.clear();
+      return sendNow();
+    }
+    if (this.depth === 0) return sendNow();
+    const key = `${service}:${operation}:${JSON.stringify(command.input ?? {})}`;
+    const cached = this.replies.get(key);
+    if (cached) {
+      this.hits++;
+      return cached;
+    }
+    const reply = sendNow();
+    this.replies.set(key, reply);
+    // A failed read is not remembered: the next one asks again.
+    reply.catch(() => this.replies.delete(key));
+    return reply;
+  }
+}
 
 /** Adds the counting middleware to a client (also used on mocked clients in tests). */
 export function countCalls(client: unknown, service: string, counter: CallCounter): void {
@@ -166,7 +210,8 @@ export function createClients(settings: ClientSettings, counter = new CallCounte
       retryStrategy: strategy,
     };
   };
-  const clients = { counter, destroy: () => created.forEach((c) => c.destroy()) } as Record<string, unknown>;
+  const cache = new ReadCache();
+  const clients = { counter, cache, destroy: () => created.forEach((c) => c.destroy()) } as Record<string, unknown>;
   for (const name of Object.keys(clientConstructors) as ClientName[]) {
     Object.defineProperty(clients, name, {
       enumerable: true,
@@ -177,6 +222,10 @@ export function createClients(settings: ClientSettings, counter = new CallCounte
           client = new Ctor(shared());
           countCalls(client, name, counter);
           markCallKind(client);
+          // The prototype's send is looked up per call: aws-sdk-client-mock replaces it in tests.
+          const instance = client as unknown as { send: (command: never, ...rest: unknown[]) => Promise<unknown> };
+          instance.send = (command: never, ...rest: unknown[]) =>
+            cache.send(name, command, () => Object.getPrototypeOf(instance).send.call(instance, command, ...rest));
           created.set(name, client);
         }
         return client;
@@ -184,4 +233,9 @@ export function createClients(settings: ClientSettings, counter = new CallCounte
     });
   }
   return clients as unknown as AwsClients;
+}
+
+/** Run read-only work with the per-run read cache on (a client set without one just runs it). */
+export function observing<T>(clients: Pick<AwsClients, 'cache'> | undefined, fn: () => Promise<T>): Promise<T> {
+  return clients?.cache ? clients.cache.observing(fn) : fn();
 }

@@ -1,5 +1,6 @@
 // `plan`, `apply`, `validate`: the runbook as a whole. The plan an operator reads (on screen or
 // saved with `plan --out`) is the object apply executes, action for action (DESIGN.md §3).
+import { observing } from '../aws/clients.js';
 import { checkCallerIdentity } from '../aws/identity.js';
 import { securityChecklist } from '../checks/security-checklist.js';
 import { ExitCode } from '../core/errors.js';
@@ -69,8 +70,11 @@ export async function applyCommand(session: Session, flags: ApplyFlags, planFile
   const runId = Journal.newRunId('apply');
   return withWriteGuard(session, { runId, command: planFile ? `apply ${planFile}` : 'apply', lockTimeoutMs: lockTimeoutMs(flags.lockTimeout) }, async (identity) => {
     const ctx = createContext(session.runner);
-    await runPreflight(ctx, session.steps);
-    const fresh = await planSteps(session.steps, ctx, session.runner.runbook);
+    // Preflight and plan read once per resource (the per-run read cache), before anything is written.
+    const fresh = await observing(session.clients, async () => {
+      await runPreflight(ctx, session.steps);
+      return planSteps(session.steps, ctx, session.runner.runbook);
+    });
     const plans = saved ? checkSavedPlan(saved.plan, fresh, session.config, session.steps) : fresh;
     if (saved) out.write(`Applying the saved plan ${planFile} (${saved.hash}), made ${saved.plan.createdAt} by ${saved.plan.caller ?? 'unknown'}: the environment still matches it.\n`);
 

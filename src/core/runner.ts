@@ -1,10 +1,11 @@
 // The runner: steps in runbook order under listr2, the section 4.1 checks after each step, and
 // compensation of a failed apply from the journal (DESIGN.md §4).
-import { Listr, ListrLogger, ProcessOutput, type ListrTask } from 'listr2';
-import type { AwsClients, CallRecord } from '../aws/clients.js';
+import { Listr, ListrLogger, ProcessOutput, type ListrBaseClassOptions, type ListrRendererValue, type ListrTask } from 'listr2';
+import { observing, type AwsClients, type CallRecord } from '../aws/clients.js';
 import type { RunbookConfig } from '../config.js';
 import { describeAwsError, HalfAppliedError, InterruptedError, RunbookError, StepError } from './errors.js';
 import type { Journal } from './journal.js';
+import { LineRenderer } from './line-renderer.js';
 import { Outputs, type Change, type Finding, type Plan, type Step, type StepContext, type StepId, type WriteRecorder } from './step.js';
 
 export type StepStatus = 'planned' | 'in-sync' | 'applied' | 'failed' | 'rolled-back' | 'rollback-failed' | 'not-run';
@@ -30,7 +31,7 @@ export interface RunReport {
   /** After a failed apply: what was undone, what a person must look at, and what was kept on purpose. */
   compensation?: Compensation;
   journal?: string;
-  calls: { reads: number; writes: number; byOperation: CallRecord[] };
+  calls: { reads: number; writes: number; cachedReads?: number; byOperation: CallRecord[] };
   error?: string;
 }
 
@@ -71,7 +72,13 @@ export function createContext(options: RunnerOptions): StepContext {
 
 /** Reads, writes and per-operation counts of this process's AWS calls, for reports. */
 export function callSummary(clients: AwsClients): RunReport['calls'] {
-  return { reads: clients.counter.total('read'), writes: clients.counter.total('write'), byOperation: clients.counter.list() };
+  return {
+    reads: clients.counter.total('read'),
+    writes: clients.counter.total('write'),
+    // Identical reads answered from the per-run cache instead of being sent again.
+    cachedReads: clients.cache?.hits ?? 0,
+    byOperation: clients.counter.list(),
+  };
 }
 
 const emptyReport = (step: Step): StepReport => ({
@@ -110,17 +117,71 @@ export interface StepPlan {
  * Read-only: every step's plan, in runbook order. Later steps plan against the outputs of earlier
  * ones, ref tokens where a value only exists once apply has run (DESIGN.md §3).
  */
-export async function planSteps(steps: Step[], ctx: StepContext, runbook: Step[] = steps): Promise<StepPlan[]> {
-  await observeUnselectedNeeds(steps, ctx, runbook);
-  const plans: StepPlan[] = [];
-  for (const step of steps) {
-    throwIfAborted(ctx.signal);
-    const plan = await step.plan(ctx);
-    ctx.outputs.set(step.id, plan.outputs as never);
-    plans.push({ step, plan });
-  }
-  return plans;
+export function planSteps(steps: Step[], ctx: StepContext, runbook: Step[] = steps): Promise<StepPlan[]> {
+  return observing(ctx.clients, async () => {
+    await observeUnselectedNeeds(steps, ctx, runbook);
+    const plans = new Map<StepId, Plan>();
+    // A step is planned once the steps it needs are: independent ones read concurrently.
+    await inGraphOrder(steps, ctx.signal, async (step) => {
+      const plan = await step.plan(ctx);
+      ctx.outputs.set(step.id, plan.outputs as never);
+      plans.set(step.id, plan);
+    });
+    return steps.map((step) => ({ step, plan: plans.get(step.id)! }));
+  });
 }
+
+/** Concurrent steps at most (a limit keeps the API's rate limits and the report readable). */
+export const STEP_CONCURRENCY = 4;
+
+/**
+ * Run `work` for every step once the selected steps it needs are done, at most STEP_CONCURRENCY at
+ * a time, starting in runbook order. On the first failure no further step starts; the ones
+ * running finish; then the first error is thrown.
+ */
+export async function inGraphOrder(steps: Step[], signal: AbortSignal, work: (step: Step) => Promise<void>, limit = STEP_CONCURRENCY): Promise<void> {
+  const selected = new Set(steps.map((s) => s.id));
+  const done = new Map<StepId, Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let running = 0;
+  const slots: Array<() => void> = [];
+  const slot = async () => {
+    while (running >= limit) await new Promise<void>((resolve) => slots.push(resolve));
+    running++;
+  };
+  const release = () => {
+    running--;
+    slots.shift()?.();
+  };
+  for (const step of steps) {
+    const needs = step.needs.filter((id) => selected.has(id)).map((id) => done.get(id)!);
+    done.set(
+      step.id,
+      (async () => {
+        // A step whose need failed does not start.
+        await Promise.all(needs).catch(() => {
+          throw new SkippedStep();
+        });
+        await slot();
+        try {
+          if (failure) throw new SkippedStep();
+          throwIfAborted(signal);
+          await work(step);
+        } catch (error) {
+          if (!(error instanceof SkippedStep)) failure ??= { error };
+          throw error;
+        } finally {
+          release();
+        }
+      })(),
+    );
+  }
+  await Promise.allSettled(done.values());
+  if (failure) throw failure.error;
+}
+
+/** A step not started because an earlier one failed. */
+class SkippedStep extends Error {}
 
 /**
  * `--only task-definition,service`: the service still needs the target group's ARN. Steps that a
@@ -174,13 +235,16 @@ export interface ApplyOptions extends RunnerOptions {
   ctx?: StepContext;
 }
 
-function listrOptions(options: RunnerOptions) {
+function listrOptions(options: RunnerOptions): ListrBaseClassOptions<unknown, ListrRendererValue, ListrRendererValue> {
   const logger = new ListrLogger({ processOutput: new ProcessOutput(options.humanStream, options.humanStream) });
+  // No TTY, CI, --json: one line per step outcome, no start line (src/core/line-renderer.ts).
+  const lines = { stream: options.humanStream };
   return {
-    renderer: options.lineRenderer ? ('simple' as const) : ('default' as const),
-    fallbackRenderer: 'simple' as const,
-    rendererOptions: { logger, collapseSubtasks: false, showErrorMessage: true },
-    fallbackRendererOptions: { logger },
+    ...(options.lineRenderer
+      ? { renderer: LineRenderer, rendererOptions: lines }
+      : { renderer: 'default' as const, rendererOptions: { logger, collapseSubtasks: false, showErrorMessage: true } }),
+    fallbackRenderer: LineRenderer,
+    fallbackRendererOptions: lines,
     registerSignalListeners: false, // the CLI owns SIGINT (DESIGN.md §4)
     exitOnError: true,
     collectErrors: false as const,
@@ -198,40 +262,70 @@ export async function runApply(plans: StepPlan[], options: ApplyOptions): Promis
   const { journal } = options;
   journal.signal = options.signal;
 
+  // Independent steps run concurrently (DESIGN.md §4); each waits for the steps it needs. After a
+  // failure no further step starts, the running ones finish, then the run is compensated.
+  const selected = new Set(plans.map(({ step }) => step.id));
+  const finished = new Map<StepId, Promise<void>>();
+  const settle = new Map<StepId, { resolve: () => void; reject: (e: unknown) => void }>();
+  for (const { step } of plans) {
+    const promise = new Promise<void>((resolve, reject) => settle.set(step.id, { resolve, reject }));
+    promise.catch(() => {}); // observed through `failure`
+    finished.set(step.id, promise);
+  }
+  let failure: unknown;
   const tasks: ListrTask[] = plans.map(({ step, plan }, index) => {
     const report = reports[index];
     return {
       title: `${step.section} ${step.title}`,
       task: async (_c, task) => {
-        throwIfAborted(options.signal);
-        ctx.report = (message) => (task.output = message);
-        journal.append({ type: 'step-plan', at: new Date().toISOString(), step: step.id, changes: plan.changes.length, actions: plan.actions.length, before: plan.before });
-        if (plan.actions.length) task.title = `${step.section} ${step.title}: applying ${plan.actions.length} action(s)`;
-        ctx.outputs.set(step.id, (await step.apply(ctx, plan as never)) as never);
-        report.status = plan.actions.length ? 'applied' : 'in-sync';
-        if (step.postDeployChecks) {
-          throwIfAborted(options.signal);
-          task.title = `${step.section} ${step.title}: section 4.1 checks`;
-          report.findings = await step.postDeployChecks(ctx, { wait: true });
-          const failed = report.findings.filter((f) => f.status === 'FAIL');
-          if (failed.length) {
-            report.status = 'failed';
-            throw new StepError(step.id, failed.map((f) => `${f.check} FAIL ${f.resource}: ${f.reason}`).join('; '));
+        try {
+          const needs = step.needs.filter((id) => selected.has(id)).map((id) => finished.get(id)!);
+          const ready = await Promise.all(needs).then(
+            () => !failure,
+            () => false,
+          );
+          if (!ready) {
+            task.skip(`${step.section} ${step.title}: not started (an earlier step failed)`);
+            settle.get(step.id)!.reject(new Error('not started'));
+            return;
           }
+          throwIfAborted(options.signal);
+          ctx.report = (message) => (task.output = message);
+          journal.append({ type: 'step-plan', at: new Date().toISOString(), step: step.id, changes: plan.changes.length, actions: plan.actions.length, before: plan.before });
+          if (plan.actions.length) task.title = `${step.section} ${step.title}: applying ${plan.actions.length} action(s)`;
+          ctx.outputs.set(step.id, (await step.apply(ctx, plan as never)) as never);
+          report.status = plan.actions.length ? 'applied' : 'in-sync';
+          if (step.postDeployChecks) {
+            throwIfAborted(options.signal);
+            task.title = `${step.section} ${step.title}: section 4.1 checks`;
+            report.findings = await step.postDeployChecks(ctx, { wait: true });
+            const failed = report.findings.filter((f) => f.status === 'FAIL');
+            if (failed.length) {
+              report.status = 'failed';
+              throw new StepError(step.id, failed.map((f) => `${f.check} FAIL ${f.resource}: ${f.reason}`).join('; '));
+            }
+          }
+          journal.append({ type: 'step-done', at: new Date().toISOString(), step: step.id, outcome: report.status as 'applied' | 'in-sync' });
+          const checks = report.findings.length ? `, ${summariseChecks(report.findings)}` : '';
+          task.title = `${step.section} ${step.title}: ${plan.actions.length ? `${plan.changes.length} change(s) applied` : 'up to date'}${checks}`;
+          settle.get(step.id)!.resolve();
+        } catch (error) {
+          report.status = 'failed';
+          report.error = error instanceof Error ? describeAwsError(error) : String(error);
+          failure ??= error;
+          settle.get(step.id)!.reject(error);
+          throw error;
         }
-        journal.append({ type: 'step-done', at: new Date().toISOString(), step: step.id, outcome: report.status as 'applied' | 'in-sync' });
-        const checks = report.findings.length ? `, ${summariseChecks(report.findings)}` : '';
-        task.title = `${step.section} ${step.title}: ${plan.actions.length ? `${plan.changes.length} change(s) applied` : 'up to date'}${checks}`;
       },
     };
   });
 
-  let failure: unknown;
   try {
-    await new Listr(tasks, listrOptions(options)).run();
+    await new Listr(tasks, { ...listrOptions(options), concurrent: STEP_CONCURRENCY, exitOnError: false }).run();
   } catch (error) {
-    failure = options.signal.aborted ? new InterruptedError() : error;
+    failure ??= error;
   }
+  if (failure && options.signal.aborted) failure = new InterruptedError();
 
   const runReport: RunReport = {
     command: 'apply',
@@ -246,9 +340,10 @@ export async function runApply(plans: StepPlan[], options: ApplyOptions): Promis
     return runReport;
   }
   runReport.error = failure instanceof Error ? describeAwsError(failure) : String(failure);
-  const failedReport = reports.find((r) => r.status === 'not-run' || r.status === 'failed');
-  if (failedReport && failedReport.status === 'not-run' && !(failure instanceof InterruptedError)) failedReport.status = 'failed';
-  if (failedReport) failedReport.error = runReport.error;
+  if (failure instanceof InterruptedError) {
+    // Interrupted: the step that was running did not fail, it was stopped.
+    for (const r of reports) if (r.status === 'failed' && !r.findings.some((f) => f.status === 'FAIL')) r.status = 'not-run';
+  }
   // Only steps with a completed write are undone: nothing else of this run touched AWS.
   const toUndo = plans.map((p, i) => ({ ...p, report: reports[i] })).filter(({ step }) => journal.wrote(step.id));
 
@@ -310,17 +405,20 @@ export async function runValidate(
   extraChecks: Array<(ctx: StepContext) => Promise<Finding[]>> = [],
 ): Promise<RunReport> {
   const ctx = createContext(options);
-  const reports: StepReport[] = [];
-  await observeUnselectedNeeds(steps, ctx, options.runbook ?? steps);
-  for (const step of steps) {
-    throwIfAborted(options.signal);
-    // Later steps judge against what earlier ones own (the service against the task definition).
-    ctx.outputs.set(step.id, step.outputs(ctx, await step.observe(ctx)) as never);
-    const findings = [...(await step.validate(ctx))];
-    if (step.postDeployChecks) findings.push(...(await step.postDeployChecks(ctx, { wait: false })));
-    reports.push({ ...emptyReport(step), status: findings.some((f) => f.status === 'FAIL') ? 'failed' : 'in-sync', findings });
-  }
-  const extra = (await Promise.all(extraChecks.map((check) => check(ctx)))).flat();
+  const byStep = new Map<StepId, StepReport>();
+  // Read-only: one read per resource (the read cache), independent steps concurrently.
+  const extra = await observing(options.clients, async () => {
+    await observeUnselectedNeeds(steps, ctx, options.runbook ?? steps);
+    await inGraphOrder(steps, options.signal, async (step) => {
+      // Later steps judge against what earlier ones own (the service against the task definition).
+      ctx.outputs.set(step.id, step.outputs(ctx, await step.observe(ctx)) as never);
+      const findings = [...(await step.validate(ctx))];
+      if (step.postDeployChecks) findings.push(...(await step.postDeployChecks(ctx, { wait: false })));
+      byStep.set(step.id, { ...emptyReport(step), status: findings.some((f) => f.status === 'FAIL') ? 'failed' : 'in-sync', findings });
+    });
+    return (await Promise.all(extraChecks.map((check) => check(ctx)))).flat();
+  });
+  const reports = steps.map((step) => byStep.get(step.id)!);
   const findings = [...reports.flatMap((r) => r.findings), ...extra];
   return {
     command: 'validate',

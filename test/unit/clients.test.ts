@@ -121,7 +121,7 @@ describe('createClients', () => {
   it('lists every client name without building any', () => {
     const clients = createClients({ region: 'us-east-1' });
     expect(Object.keys(clients).sort()).toEqual(
-      ['acm', 'autoscaling', 'cloudwatch', 'counter', 'destroy', 'dynamodb', 'ec2', 'ecr', 'ecs', 'elbv2', 'iam', 'kms', 'lock', 'logs', 'rds', 'secrets', 'sts'].sort(),
+      ['acm', 'autoscaling', 'cache', 'cloudwatch', 'counter', 'destroy', 'dynamodb', 'ec2', 'ecr', 'ecs', 'elbv2', 'iam', 'kms', 'lock', 'logs', 'rds', 'secrets', 'sts'].sort(),
     );
     expect(constructed).toEqual([]);
   });
@@ -361,5 +361,31 @@ describe('the environment lock\'s calls', () => {
     expect(counter.total('write')).toBe(1);
     expect(counter.total('lock')).toBe(1);
     expect(counter.list().find((c) => c.service === 'lock')?.kind).toBe('lock');
+  });
+});
+
+describe('the per-run read cache', () => {
+  it('while observing, an identical read is answered from the first reply; a write empties it; outside, every read is sent', async () => {
+    const { mockClient } = await import('aws-sdk-client-mock');
+    const { ECSClient, DescribeClustersCommand, TagResourceCommand } = await import('@aws-sdk/client-ecs');
+    const ecs = mockClient(ECSClient);
+    ecs.on(DescribeClustersCommand).resolves({ clusters: [] });
+    ecs.on(TagResourceCommand).resolves({});
+    const clients = createClients({ region: 'us-east-1' });
+    const describe = () => clients.ecs.send(new DescribeClustersCommand({ clusters: ['c'] }));
+    await clients.cache.observing(async () => {
+      await describe();
+      await describe();
+      await clients.ecs.send(new DescribeClustersCommand({ clusters: ['other'] })); // another input: sent
+      expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(2);
+      await clients.ecs.send(new TagResourceCommand({ resourceArn: 'a', tags: [] }));
+      await describe(); // after a write: sent again
+      expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(3);
+    });
+    expect(clients.cache.hits).toBe(1);
+    await describe();
+    await describe();
+    expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(5);
+    ecs.restore();
   });
 });

@@ -70,7 +70,7 @@ function fakeStep(id: StepId, options: FakeOptions = {}) {
       if (options.applyError) throw options.applyError;
       return options.outputs ?? { id };
     }),
-    needs: [],
+    needs: options.planReads ?? [],
     observe: vi.fn(async () => ({})),
     resources: () => [],
     outputs: () => options.outputs ?? { id },
@@ -384,7 +384,7 @@ describe('runApply: interruption and notes', () => {
       controller.abort();
       return [ok('X', 'y', 'z')];
     });
-    const ecr = fakeStep('ecr', { changes: 1 });
+    const ecr = fakeStep('ecr', { changes: 1, planReads: ['cluster'] }); // needs cluster: starts after it
     const { error, entries } = await failedApply([cluster, ecr]);
     expect(error).toBeInstanceOf(InterruptedError);
     expect(ofType(entries, 'write-done').map((e) => e.step)).toEqual(['cluster']);
@@ -495,5 +495,68 @@ describe('summariseChecks', () => {
         fail('Logs Flowing', 'd', 'none'),
       ]),
     ).toBe('Scaling Ready WARN ×3, Logs Flowing FAIL');
+  });
+});
+
+describe('the step graph (needs)', () => {
+  it('independent steps apply concurrently; a step waits for the steps it needs; the report stays in runbook order', async () => {
+    let releaseCluster!: () => void;
+    const clusterGate = new Promise<void>((resolve) => (releaseCluster = resolve));
+    const cluster = fakeStep('cluster', { changes: 1, before: {} });
+    cluster.apply.mockImplementation(async () => {
+      events.push('apply cluster start');
+      await clusterGate;
+      events.push('apply cluster end');
+      return { clusterArn: 'a', clusterName: 'c' };
+    });
+    const ecr = fakeStep('ecr', { changes: 1 });
+    ecr.apply.mockImplementation(async () => {
+      events.push('apply ecr');
+      releaseCluster(); // ecr ran while cluster was still applying
+      return { repositoryUri: 'u', repositoryArn: 'r' };
+    });
+    const service = fakeStep('service', { changes: 1, planReads: ['cluster'] });
+    const report = await apply([cluster, ecr, service]);
+    expect(events.filter((e) => e.startsWith('apply'))).toEqual(['apply cluster start', 'apply ecr', 'apply cluster end', 'apply service']);
+    expect(report.steps.map((s) => s.id)).toEqual(['cluster', 'ecr', 'service']);
+  });
+
+  it('after a failure no further step starts, the running ones finish, and only what ran is compensated', async () => {
+    let releaseIam!: () => void;
+    const iamGate = new Promise<void>((resolve) => (releaseIam = resolve));
+    const iam = fakeStep('iam', { changes: 1, before: {} });
+    iam.apply.mockImplementation(async (ctx: StepContext) => {
+      events.push('apply iam start');
+      await ctx.recorder.write({ step: 'iam', resource: 'role', resourceId: 'role:x', action: 'create', operation: 'CreateRole' }, async () => ({}));
+      await iamGate;
+      events.push('apply iam end');
+      return { executionRoleArn: 'e', taskRoleArn: 't' };
+    });
+    const ecr = fakeStep('ecr', { changes: 1, applyError: new Error('ecr broke') });
+    ecr.apply.mockImplementation(async () => {
+      events.push('apply ecr');
+      setTimeout(releaseIam, 20);
+      throw new Error('ecr broke');
+    });
+    const service = fakeStep('service', { changes: 1, planReads: ['iam'] });
+    const { error, report } = await failedApply([iam, ecr, service]);
+    expect(String(error)).toContain('ecr broke');
+    expect(events).toContain('apply iam end'); // the running step finished
+    expect(service.apply).not.toHaveBeenCalled(); // its need finished after the failure: not started
+    expect(report.steps.map((s) => [s.id, s.status])).toEqual([
+      ['iam', 'rolled-back'],
+      ['ecr', 'failed'],
+      ['service', 'not-run'],
+    ]);
+  });
+
+  it('plans independent steps concurrently and a step only after the steps it needs', async () => {
+    const cluster = fakeStep('cluster', { outputs: { clusterArn: 'arn:cluster', clusterName: 'c' } });
+    const ecr = fakeStep('ecr');
+    const service = fakeStep('service', { planReads: ['cluster'] });
+    const ctx = createContext(runnerOptions());
+    await planSteps([cluster, ecr, service], ctx);
+    expect(service.seenInPlan).toEqual({ cluster: { clusterArn: 'arn:cluster', clusterName: 'c' } });
+    expect(events.indexOf('plan service')).toBeGreaterThan(events.indexOf('plan cluster'));
   });
 });
