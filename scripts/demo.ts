@@ -28,7 +28,8 @@ try {
       'simulates the rest: it pushes the release image, registers the tasks\' IPs as targets and writes their startup logs.\n',
   );
   simulator.current = new TaskSimulator(emulator.endpoint, localSimulatorSettings(prerequisites.IMAGE_TAG)).start();
-  const env = { ...emulatorEnv(), ...prerequisites, FINTECH_RUNBOOK_STATE_DIR: `${root}/.fintech-runbook/demo-journal` };
+  // The journal goes to the state directory like any run's (README "State directory"): `history` shows the demo's runs.
+  const env = { ...emulatorEnv(), ...prerequisites };
   const common = ['--config', 'config/local.yaml', '--endpoint-url', emulator.endpoint, '--poll-interval', '0.2'];
   for (const args of [
     [...common, 'apply', '--yes'],

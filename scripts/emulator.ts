@@ -19,12 +19,13 @@ import {
   CreateVpcCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { DescribeImagesCommand, ECRClient, PutImageCommand } from '@aws-sdk/client-ecr';
+import { DescribeImagesCommand, ECRClient, PutImageCommand, StartImageScanCommand } from '@aws-sdk/client-ecr';
 import { DescribeServicesCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { CreateLoadBalancerCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateDBClusterCommand, CreateDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CONFIG_VARIABLES } from '../src/help.js';
 
 // The SDK's "Node 22 from 2027" notice says nothing about the emulator: keep harness output clean.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -35,19 +36,19 @@ export const EMULATOR_ACCOUNT = '123456789012';
 export const SIMULATED_RUNNING_TASKS = 3;
 
 /** Credentials and settings for anything that talks to the emulator; IMDS is off (no link-local traffic). */
-export function emulatorEnv(): NodeJS.ProcessEnv {
+export function emulatorEnv(region = EMULATOR_REGION): NodeJS.ProcessEnv {
   return {
     AWS_ACCESS_KEY_ID: 'testing',
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_SESSION_TOKEN: 'testing',
-    AWS_REGION: EMULATOR_REGION,
+    AWS_REGION: region,
     AWS_EC2_METADATA_DISABLED: 'true',
   };
 }
 
-function clientConfig(endpoint: string) {
+export function clientConfig(endpoint: string, region = EMULATOR_REGION) {
   return {
-    region: EMULATOR_REGION,
+    region,
     endpoint,
     credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
     maxAttempts: 2,
@@ -78,6 +79,8 @@ function motoCommand(): { command: string; args: string[] } {
 export interface Emulator {
   endpoint: string;
   port: number;
+  /** The account moto answers for (MOTO_ACCOUNT_ID). */
+  account: string;
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -87,6 +90,8 @@ export interface EmulatorOptions {
   env?: NodeJS.ProcessEnv;
   /** Where moto's own log goes; default: discarded. */
   log?: (line: string) => void;
+  /** The account every resource is created in (moto's MOTO_ACCOUNT_ID); default EMULATOR_ACCOUNT. */
+  account?: string;
 }
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
@@ -98,6 +103,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ...process.env,
       MOTO_ECS_SERVICE_RUNNING: String(SIMULATED_RUNNING_TASKS),
       MOTO_ACM_VALIDATION_WAIT: '0', // requested certificates are ISSUED at once
+      // Only when asked: set, it wins over the account of the caller's keys (moto), which other tests rely on.
+      ...(options.account ? { MOTO_ACCOUNT_ID: options.account } : {}),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -125,6 +132,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   return {
     endpoint,
     port,
+    account: options.account ?? EMULATOR_ACCOUNT,
     async reset() {
       const response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
       if (!response.ok) throw new Error(`moto reset failed: HTTP ${response.status}`);
@@ -163,20 +171,51 @@ export interface PrerequisiteOptions {
   /** Skip the Aurora cluster (to test the precondition). */
   withoutAurora?: boolean;
   imageTag?: string;
+  /** Another environment: its region and account (the emulator's MOTO_ACCOUNT_ID), names and API port. */
+  region?: string;
+  account?: string;
+  names?: Partial<PrerequisiteNames>;
+  apiPort?: number;
 }
+
+/** The names of what the harness creates (the runbook's by default). */
+export interface PrerequisiteNames {
+  alb: string;
+  albSecurityGroup: string;
+  ecsSecurityGroup: string;
+  domain: string;
+  secret: string;
+  auroraCluster: string;
+  auroraWriter: string;
+  table: string;
+}
+
+const RUNBOOK_NAMES: PrerequisiteNames = {
+  alb: 'fintech-prod-alb',
+  albSecurityGroup: 'fintech-alb-sg',
+  ecsSecurityGroup: 'fintech-ecs-sg',
+  domain: 'api.fintech.example',
+  secret: 'fintech/db-credentials',
+  auroraCluster: 'fintech-db-cluster',
+  auroraWriter: 'fintech-db-writer',
+  table: 'FinTechTransactions',
+};
 
 /** What the runbook assumes exists: VPC, private app subnets, SGs, ALB, certificate, key, secret, DB, table. */
 export async function createPrerequisites(endpoint: string, options: PrerequisiteOptions = {}): Promise<Prerequisites> {
-  const config = clientConfig(endpoint);
+  const region = options.region ?? EMULATOR_REGION;
+  const n = { ...RUNBOOK_NAMES, ...options.names };
+  const apiPort = options.apiPort ?? 8080;
+  const config = clientConfig(endpoint, region);
   const ec2 = new EC2Client(config);
   const { Vpc } = await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }));
   const vpcId = Vpc!.VpcId!;
   const subnet = async (cidr: string, zone: string) =>
     (await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: zone }))).Subnet!.SubnetId!;
-  const publicA = await subnet('10.0.0.0/24', 'us-east-1a');
-  const publicB = await subnet('10.0.1.0/24', 'us-east-1b');
-  const appA = await subnet('10.0.10.0/24', 'us-east-1a');
-  const appB = await subnet('10.0.11.0/24', 'us-east-1b');
+  const publicA = await subnet('10.0.0.0/24', `${region}a`);
+  const publicB = await subnet('10.0.1.0/24', `${region}b`);
+  const appA = await subnet('10.0.10.0/24', `${region}a`);
+  const appB = await subnet('10.0.11.0/24', `${region}b`);
 
   // Public subnets route to an internet gateway; the app subnets keep the main table (local only).
   const { InternetGateway } = await ec2.send(new CreateInternetGatewayCommand({}));
@@ -185,49 +224,49 @@ export async function createPrerequisites(endpoint: string, options: Prerequisit
   await ec2.send(new CreateRouteCommand({ RouteTableId: RouteTable!.RouteTableId, DestinationCidrBlock: '0.0.0.0/0', GatewayId: InternetGateway!.InternetGatewayId }));
   for (const id of [publicA, publicB]) await ec2.send(new AssociateRouteTableCommand({ RouteTableId: RouteTable!.RouteTableId, SubnetId: id }));
 
-  const albSg = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'fintech-alb-sg', Description: 'ALB', VpcId: vpcId }))).GroupId!;
+  const albSg = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: n.albSecurityGroup, Description: 'ALB', VpcId: vpcId }))).GroupId!;
   await ec2.send(
     new AuthorizeSecurityGroupIngressCommand({ GroupId: albSg, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }),
   );
-  const ecsSg = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: 'fintech-ecs-sg', Description: 'ECS tasks', VpcId: vpcId }))).GroupId!;
+  const ecsSg = (await ec2.send(new CreateSecurityGroupCommand({ GroupName: n.ecsSecurityGroup, Description: 'ECS tasks', VpcId: vpcId }))).GroupId!;
   await ec2.send(
     new AuthorizeSecurityGroupIngressCommand({
       GroupId: ecsSg,
-      IpPermissions: [{ IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, UserIdGroupPairs: [{ GroupId: albSg }] }],
+      IpPermissions: [{ IpProtocol: 'tcp', FromPort: apiPort, ToPort: apiPort, UserIdGroupPairs: [{ GroupId: albSg }] }],
     }),
   );
 
   const elbv2 = new ElasticLoadBalancingV2Client(config);
   const { LoadBalancers } = await elbv2.send(
-    new CreateLoadBalancerCommand({ Name: 'fintech-prod-alb', Subnets: [publicA, publicB], SecurityGroups: [albSg], Scheme: 'internet-facing', Type: 'application' }),
+    new CreateLoadBalancerCommand({ Name: n.alb, Subnets: [publicA, publicB], SecurityGroups: [albSg], Scheme: 'internet-facing', Type: 'application' }),
   );
   const acm = new ACMClient(config);
-  const { CertificateArn } = await acm.send(new RequestCertificateCommand({ DomainName: 'api.fintech.example', ValidationMethod: 'DNS' }));
+  const { CertificateArn } = await acm.send(new RequestCertificateCommand({ DomainName: n.domain, ValidationMethod: 'DNS' }));
   const kms = new KMSClient(config);
   const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Description: 'fintech logs' }));
   const secrets = new SecretsManagerClient(config);
   // A throwaway value generated here and never printed: the emulator's stand-in for the DB password.
   const { ARN: secretArn } = await secrets.send(
-    new CreateSecretCommand({ Name: 'fintech/db-credentials', SecretString: JSON.stringify({ username: 'fintech', password: randomBytes(18).toString('base64url') }) }),
+    new CreateSecretCommand({ Name: n.secret, SecretString: JSON.stringify({ username: 'fintech', password: randomBytes(18).toString('base64url') }) }),
   );
   if (!options.withoutAurora) {
     const rds = new RDSClient(config);
     await rds.send(
       new CreateDBClusterCommand({
-        DBClusterIdentifier: 'fintech-db-cluster',
+        DBClusterIdentifier: n.auroraCluster,
         Engine: 'aurora-postgresql',
         MasterUsername: 'fintech',
         MasterUserPassword: randomBytes(18).toString('base64url'),
       }),
     );
     await rds.send(
-      new CreateDBInstanceCommand({ DBInstanceIdentifier: 'fintech-db-writer', DBClusterIdentifier: 'fintech-db-cluster', Engine: 'aurora-postgresql', DBInstanceClass: 'db.r6g.large' }),
+      new CreateDBInstanceCommand({ DBInstanceIdentifier: n.auroraWriter, DBClusterIdentifier: n.auroraCluster, Engine: 'aurora-postgresql', DBInstanceClass: 'db.r6g.large' }),
     );
   }
   const billing = options.dynamodbBillingMode ?? 'PROVISIONED';
   await new DynamoDBClient(config).send(
     new CreateTableCommand({
-      TableName: 'FinTechTransactions',
+      TableName: n.table,
       AttributeDefinitions: [{ AttributeName: 'transactionId', AttributeType: 'S' }],
       KeySchema: [{ AttributeName: 'transactionId', KeyType: 'HASH' }],
       BillingMode: billing,
@@ -236,7 +275,7 @@ export async function createPrerequisites(endpoint: string, options: Prerequisit
   );
   for (const client of [ec2, elbv2, acm, kms, secrets]) client.destroy();
   return {
-    ACCOUNT_ID: EMULATOR_ACCOUNT,
+    ACCOUNT_ID: options.account ?? EMULATOR_ACCOUNT,
     VPC_ID: vpcId,
     APP_SUB_A: appA,
     APP_SUB_B: appB,
@@ -269,6 +308,8 @@ export interface SimulatorSettings {
   logGroup: string;
   logStreamPrefix: string;
   containerPort: number;
+  /** The region the environment is in (default EMULATOR_REGION). */
+  region?: string;
 }
 
 export const localSimulatorSettings = (imageTag: string): SimulatorSettings => ({
@@ -303,7 +344,7 @@ export class TaskSimulator {
     /** Mutable on purpose: a test can change which image tags the "pipeline" pushes. */
     readonly settings: SimulatorSettings,
   ) {
-    const config = clientConfig(endpoint);
+    const config = clientConfig(endpoint, settings.region);
     this.ecs = new ECSClient(config);
     this.elbv2 = new ElasticLoadBalancingV2Client(config);
     this.ecr = new ECRClient(config);
@@ -339,6 +380,8 @@ export class TaskSimulator {
     const pushed = new Set(imageDetails.flatMap((d) => d.imageTags ?? []));
     for (const tag of this.settings.imageTags.filter((t) => !pushed.has(t))) {
       await this.ecr.send(new PutImageCommand({ repositoryName: this.settings.repository, imageTag: tag, imageManifest: fakeImageManifest() }));
+      // The repository scans on push; moto does not: the scan the image gate reads (moto reports one HIGH finding).
+      await this.ecr.send(new StartImageScanCommand({ repositoryName: this.settings.repository, imageId: { imageTag: tag } }));
     }
   }
 
@@ -374,16 +417,34 @@ export class TaskSimulator {
   }
 }
 
-// `node dist/scripts/emulator.js`: start an emulator with the prerequisites for manual use.
+/**
+ * What `npm run emulator` prints: the variables config/local.yaml reads, the emulator's throwaway
+ * credentials and endpoint (read by the AWS SDK), and the commands to try. Nothing else.
+ */
+export function tryItText(endpoint: string, prerequisites: Prerequisites): string {
+  const lines = [`moto_server on ${endpoint} (loopback only) with the runbook's prerequisites. In another shell:`, ''];
+  lines.push('# what config/local.yaml reads');
+  for (const name of CONFIG_VARIABLES) lines.push(`export ${name}='${prerequisites[name]}'`);
+  lines.push("# the emulator's throwaway credentials and endpoint (the AWS SDK reads these)");
+  lines.push("export AWS_ACCESS_KEY_ID='testing' AWS_SECRET_ACCESS_KEY='testing'", `export AWS_ENDPOINT_URL='${endpoint}'`);
+  lines.push(
+    '',
+    'node dist/bundle/fintech-runbook.js --config config/local.yaml plan        # what apply would change',
+    'node dist/bundle/fintech-runbook.js --config config/local.yaml apply       # the preview, then it asks',
+    'node dist/bundle/fintech-runbook.js --config config/local.yaml validate',
+    'node dist/bundle/fintech-runbook.js history',
+    '',
+    'The emulator runs no containers: this process simulates running tasks (targets, startup logs, the pushed image). Ctrl-C stops it.',
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+// `npm run emulator`: an emulator with the prerequisites, for trying commands by hand (README).
 if (import.meta.url === `file://${process.argv[1]}`) {
   const emulator = await startEmulator();
   const prerequisites = await createPrerequisites(emulator.endpoint);
   const simulator = new TaskSimulator(emulator.endpoint, localSimulatorSettings(prerequisites.IMAGE_TAG)).start();
-  const env = { ...emulatorEnv(), ...prerequisites };
-  process.stdout.write(`moto_server on ${emulator.endpoint} with the runbook's prerequisites. In another shell:\n\n`);
-  for (const [key, value] of Object.entries(env)) process.stdout.write(`export ${key}='${value}'\n`);
-  process.stdout.write(`\nnode dist/src/cli.js --config config/local.yaml --endpoint-url ${emulator.endpoint} --poll-interval 0.5 apply --yes\n`);
-  process.stdout.write('\nThe emulator runs no containers: this process simulates running tasks (targets, startup logs, the pushed image). Ctrl-C stops it.\n');
+  process.stdout.write(tryItText(emulator.endpoint, prerequisites));
   process.on('SIGINT', () => {
     void simulator.stop().then(() => emulator.stop()).then(() => process.exit(0));
   });

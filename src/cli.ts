@@ -2,11 +2,13 @@
 // fintech-runbook: executes the AWS Compute & Containers runbook. One top-level error handler
 // maps typed errors to exit codes (README "Exit codes").
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, ExitCode, explain, PreflightError, RunbookError, UsageError } from './core/errors.js';
+import { ConfigError, describeAccessProblem, ExitCode, explain, PreflightError, RunbookError, UsageError } from './core/errors.js';
+import type { DeployFlags } from './commands/deploy.js';
 import type { RollbackFlags } from './commands/rollback.js';
 import type { GlobalOptions } from './commands/shared.js';
 import { STEP_IDS } from './core/step.js';
 import { StalePlanError } from './core/saved-plan.js';
+import { helpText, programHelpText } from './help.js';
 
 // Commands load the AWS SDK and the steps only when they run: `--help` and usage errors stay fast.
 const commands = {
@@ -15,9 +17,14 @@ const commands = {
   diagnose: () => import('./commands/diagnose.js'),
   undo: () => import('./commands/undo.js'),
   shared: () => import('./commands/shared.js'),
-  journal: () => import('./core/journal.js'),
+  environments: () => import('./commands/environments.js'),
+  history: () => import('./commands/history.js'),
   metrics: () => import('../steps/business-metrics.js'),
   lock: () => import('./commands/lock.js'),
+  deploy: () => import('./commands/deploy.js'),
+  approve: () => import('./commands/approve.js'),
+  evidence: () => import('./commands/evidence.js'),
+  iamPolicy: () => import('./commands/iam-policy.js'),
 };
 
 // The SDK warns on every run that its 2027 releases need Node 22; operators cannot act on it
@@ -36,16 +43,36 @@ function onSigint(): void {
   interrupt.abort();
 }
 
+type CliOptions = Omit<GlobalOptions, 'config'> & { config?: string[]; maxConcurrency?: string; maxErrors?: string };
+
+/** The config files `--config` names (repeated, or a folder): several for plan, apply and validate only. */
+async function configs(command: Command): Promise<string[]> {
+  return (await commands.environments()).configFiles(command.optsWithGlobals<CliOptions>().config);
+}
+
 async function session(command: Command) {
   const { openSession } = await commands.shared();
-  return openSession(command.optsWithGlobals<GlobalOptions>(), interrupt.signal);
+  const files = await configs(command);
+  if (files.length > 1) throw new UsageError(`${command.name()}: one environment at a time (--config was given ${files.length} files)`);
+  return openSession({ ...command.optsWithGlobals<CliOptions>(), config: files[0] }, interrupt.signal);
+}
+
+/** plan / apply / validate: one environment, or several in one process (rate-controlled). */
+async function perEnvironment(command: Command, kind: 'plan' | 'apply' | 'validate', run: (s: Awaited<ReturnType<typeof session>>) => Promise<number>): Promise<number> {
+  const files = await configs(command);
+  if (files.length === 1) return run(await session(command));
+  const environments = await commands.environments();
+  const options = command.optsWithGlobals<CliOptions>();
+  return environments.forEachEnvironment(kind, files, { ...options, config: files[0] } as GlobalOptions, environments.rateControl(options), interrupt.signal, run);
 }
 
 export function buildProgram(): Command {
   const program = new Command('fintech-runbook')
     .description('Run the FinTech AWS Compute & Containers runbook: plan, apply, validate, roll back.')
     .version('0.1.0')
-    .option('-c, --config <file>', 'runbook config (YAML)', 'config/production.yaml')
+    .option('-c, --config <file>', 'runbook config (YAML; default config/production.yaml); repeat it, or name a folder, to plan/apply/validate several environments', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--max-concurrency <n>', 'with several environments: how many run at once', '4')
+    .option('--max-errors <n>', 'with several environments: start no new one after this many failed')
     .option('--region <region>', 'AWS region (overrides the config)')
     .option('--profile <name>', 'AWS shared-config profile (default: the SDK credential chain)')
     .option('--endpoint-url <url>', 'send every AWS call to this endpoint (e.g. a local emulator)')
@@ -53,14 +80,20 @@ export function buildProgram(): Command {
     .option('--only <steps>', `comma-separated steps to run (${STEP_IDS.join(', ')})`)
     .option('--poll-interval <seconds>', 'seconds between polls while waiting for deployments', '5')
     .showHelpAfterError('(run with --help for usage)')
+    // Every subcommand's --help lists the global options too (they go before the subcommand).
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', programHelpText())
     .exitOverride();
 
   program
     .command('plan')
     .description('show what apply would change (read-only). Exit 0 in sync, 4 changes pending')
     .option('--out <file>', 'save the plan (its exact commands and the state it was made from) for `apply <file>`')
-    .action(async (opts: { out?: string }, command: Command) => {
-      process.exitCode = await (await commands.run()).planCommand(await session(command), opts);
+    .option('--diff', 'show whole documents: a unified diff of each changed resource\'s JSON')
+    .action(async (opts: { out?: string; diff?: boolean }, command: Command) => {
+      if (opts.out && (await configs(command)).length > 1) throw new UsageError('plan --out: one environment at a time');
+      const run = await commands.run();
+      process.exitCode = await perEnvironment(command, 'plan', (s) => run.planCommand(s, opts));
     });
 
   program
@@ -69,25 +102,49 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--no-rollback', 'on failure keep the partial state instead of undoing this run')
     .option('--lock-timeout <seconds>', 'wait this long for another run\'s environment lock (default: fail at once, exit 5)')
-    .action(async (planFile: string | undefined, opts: { yes?: boolean; rollback: boolean; lockTimeout?: string }, command: Command) => {
-      process.exitCode = await (await commands.run()).applyCommand(await session(command), opts, planFile);
+    .option('--diff', 'the preview shows whole documents: a unified diff of each changed resource\'s JSON')
+    .option('--accept-findings', 'deploy an image the image gate refuses for its scan findings (journaled)')
+    .option('--emergency', 'write while the change calendar (changeCalendar) is CLOSED (journaled)')
+    .option('--accept <control>', 'let the preflight go on past a FAIL of this input control (e.g. EC2.18), a recorded exception (journaled); repeatable', (id: string, ids: string[] = []) => [...ids, id])
+    .action(async (planFile: string | undefined, opts: { yes?: boolean; rollback: boolean; lockTimeout?: string; diff?: boolean; acceptFindings?: boolean; emergency?: boolean; accept?: string[] }, command: Command) => {
+      const several = (await configs(command)).length > 1;
+      if (several && planFile) throw new UsageError('apply <planFile>: a saved plan is for one environment (one --config)');
+      if (several && !opts.yes) throw new UsageError('apply with several environments asks no questions: pass --yes (review them with `plan` first)');
+      const run = await commands.run();
+      process.exitCode = await perEnvironment(command, 'apply', (s) => run.applyCommand(s, opts, planFile));
     });
 
   program
     .command('validate')
     .description('post-deploy checks (section 4.1) and the security checklist (section 3); never writes')
-    .action(async (_opts, command: Command) => {
-      process.exitCode = await (await commands.run()).validateCommand(await session(command));
+    .option('--report <file>', 'write the evidence report (JSON, or Markdown for a .md name) to this file, mode 0600; with several environments, a folder (one report each)')
+    .option('--report-format <format>', 'json or markdown (default: from the --report name, else json)')
+    .action(async (opts: { report?: string; reportFormat?: string }, command: Command) => {
+      // Where the reports go is checked before any AWS call (a bad path is exit 2, nothing sent).
+      const target = (await commands.evidence()).reportTargets(opts, await configs(command));
+      const run = await commands.run();
+      process.exitCode = await perEnvironment(command, 'validate', (s) => run.validateCommand(s, target ? { report: target(s.options.config) } : {}));
+    });
+
+  program
+    .command('iam-policy')
+    .description("print the IAM policy this tool needs (JSON on stdout, notes on stderr), scoped to the config's ARNs; makes no AWS call")
+    .option('--steps <steps>', `comma-separated steps (${STEP_IDS.join(', ')}); default every step (or --only)`)
+    .option('--read-only', 'only what plan, validate and diagnose need')
+    .action(async (opts: { steps?: string; readOnly?: boolean }, command: Command) => {
+      const s = await session(command);
+      process.exitCode = (await commands.iamPolicy()).iamPolicyCommand(s.config, opts, command.optsWithGlobals<CliOptions>().only, process.stdout, process.stderr);
     });
 
   program
     .command('rollback')
     .description('incident: deploy an earlier task definition revision of the service (runbook 4.3)')
-    .requiredOption('--to <rev>', 'revision number, family:rev, task definition ARN, or "previous"')
+    .requiredOption('--to <rev>', 'revision number, family:rev, task definition ARN, "previous" (the next lower ACTIVE revision) or "last-good" (the newest one that passed its checks, from the journal)')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--force', 'roll back even while a deployment is in flight')
     .option('--timeout <seconds>', 'how long to wait for the deployment (default: service.deployTimeoutSeconds)')
     .option('--lock-timeout <seconds>', 'wait this long for another run\'s environment lock (default: fail at once, exit 5)')
+    .option('--emergency', 'roll back while the change calendar (changeCalendar) is CLOSED (journaled)')
     .action(async (opts: RollbackFlags, command: Command) => {
       process.exitCode = await (await commands.rollback()).rollbackCommand(await session(command), opts);
     });
@@ -97,8 +154,30 @@ export function buildProgram(): Command {
     .description('converge what a recorded apply changed back to how it found it (after --no-rollback, a crash or Ctrl-C); deletes only what that run created')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--lock-timeout <seconds>', 'wait this long for another run\'s environment lock (default: fail at once, exit 5)')
-    .action(async (runId: string, opts: { yes?: boolean; lockTimeout?: string }, command: Command) => {
+    .option('--emergency', 'undo while the change calendar (changeCalendar) is CLOSED (journaled)')
+    .action(async (runId: string, opts: { yes?: boolean; lockTimeout?: string; emergency?: boolean }, command: Command) => {
       process.exitCode = await (await commands.undo()).undoCommand(await session(command), runId, opts);
+    });
+
+  program
+    .command('deploy <image>')
+    .description('ship a release image (tag or sha256:digest) of the api: the task definition and service steps only, after the image gate (in ECR, scan COMPLETE, no finding at or above deploy.blockSeverity)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--no-rollback', 'on failure keep the new revision instead of undoing this run')
+    .option('--lock-timeout <seconds>', 'wait this long for another run\'s environment lock (default: fail at once, exit 5)')
+    .option('--accept-findings', 'deploy although the image gate refuses the scan findings (journaled)')
+    .option('--emergency', 'deploy while the change calendar (changeCalendar) is CLOSED (journaled)')
+    .option('--out <file>', 'save the deploy plan (read-only) for `approve <file>` and `apply <file>`')
+    .action(async (image: string, opts: DeployFlags, command: Command) => {
+      process.exitCode = await (await commands.deploy()).deployCommand(await session(command), image, opts);
+    });
+
+  program
+    .command('approve <planFile>')
+    .description("record your approval (STS caller ARN, time, plan hash) of a saved plan beside it; with approval.required, apply needs another person's")
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (planFile: string, opts: { yes?: boolean }, command: Command) => {
+      process.exitCode = await (await commands.approve()).approveCommand(await session(command), planFile, opts);
     });
 
   program
@@ -109,13 +188,11 @@ export function buildProgram(): Command {
     });
 
   program
-    .command('history')
-    .description('list the runs recorded in the local journal')
-    .action(async (_opts, command: Command) => {
-      const runs = (await commands.journal()).listRuns();
-      if (command.optsWithGlobals<GlobalOptions>().json) (await commands.shared()).printJson(runs);
-      else if (!runs.length) process.stdout.write('No runs recorded yet.\n');
-      else for (const r of runs) process.stdout.write(`${r.startedAt}  ${r.command.padEnd(8)} ${r.outcome.padEnd(12)} ${r.writes} write(s)${r.failedWrites ? `, ${r.failedWrites} failed` : ''}  ${r.file}\n`);
+    .command('history [runId]')
+    .description('the runs recorded in the state directory (every environment, from any directory); with a run id, that run\'s caller, target and writes')
+    .action(async (runId: string | undefined, _opts, command: Command) => {
+      const { printJson } = await commands.shared();
+      process.exitCode = (await commands.history()).historyCommand(command.optsWithGlobals<GlobalOptions>(), runId, process.stdout, printJson);
     });
 
   program
@@ -155,6 +232,15 @@ export function buildProgram(): Command {
       else s.human.write(`Published ${datum.metricName}=${datum.value} ${datum.unit} to ${datum.namespace}\n`);
     });
 
+  // Each subcommand's own help: the variables the config reads, exit codes, examples (src/help.ts).
+  const describe = (command: Command, path: string[]) => {
+    for (const sub of command.commands) {
+      const name = [...path, sub.name()];
+      sub.addHelpText('after', helpText(name.join(' '), sub.usage()));
+      describe(sub, name);
+    }
+  };
+  describe(program, []);
   return program;
 }
 
@@ -170,7 +256,14 @@ export async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     const code = error instanceof RunbookError ? error.exitCode : ExitCode.failed;
-    process.stderr.write(`error: ${explain(error)}\n`);
+    // A connection, endpoint or credential problem is one line naming where and who, with a hint.
+    const options = program.opts<{ endpointUrl?: string; profile?: string; region?: string }>();
+    const access = describeAccessProblem(error, {
+      endpoint: options.endpointUrl ?? process.env.AWS_ENDPOINT_URL,
+      profile: options.profile ?? process.env.AWS_PROFILE,
+      region: options.region ?? process.env.AWS_REGION,
+    });
+    process.stderr.write(`error: ${access ?? explain(error)}\n`);
     if (program.opts().json) {
       // --json promises one document on stdout, failures included.
       const shared = await commands.shared();
@@ -178,7 +271,7 @@ export async function main(argv: string[]): Promise<number> {
         shared.printJson({
           ok: false,
           exitCode: code,
-          error: explain(error),
+          error: access ?? explain(error),
           ...(error instanceof ConfigError || error instanceof PreflightError || error instanceof StalePlanError ? { problems: error.problems } : {}),
           calls: shared.callsSoFar(),
         });
@@ -190,6 +283,8 @@ export async function main(argv: string[]): Promise<number> {
     return code;
   } finally {
     process.off('SIGINT', onSigint);
+    // FINTECH_RUNBOOK_CALL_LOG: this run's AWS operations, one JSON line (src/aws/call-log.ts).
+    if (process.env.FINTECH_RUNBOOK_CALL_LOG) (await import('./aws/call-log.js')).writeCallLog(argv.slice(2));
   }
 }
 

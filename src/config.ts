@@ -43,6 +43,52 @@ const targetTracking = z.strictObject({
   scaleInCooldown: z.number().int().min(0).optional(),
 });
 
+/** Scan-finding severities, worst first (ECR basic and enhanced scanning). */
+export const BLOCK_SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL'] as const;
+
+/**
+ * One deployment alarm: the metric's statistic over `periodSeconds`, ALARM when above `threshold`
+ * in `datapointsToAlarm` of `evaluationPeriods` periods. Namespace and dimensions are the
+ * metric's (`metrics`; the target group's from the load balancer).
+ */
+const deploymentAlarm = z
+  .strictObject({
+    threshold: z.number().min(0),
+    statistic: z.string().regex(/^(?:SampleCount|Average|Sum|Minimum|Maximum|p(?:\d{1,2}(?:\.\d{1,2})?|100))$/, {
+      message: 'must be SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p99',
+    }),
+    periodSeconds: z.number().int().refine((p) => p === 10 || p === 30 || (p >= 60 && p % 60 === 0), {
+      message: 'must be 10, 30 or a multiple of 60 seconds (CloudWatch alarm periods)',
+    }),
+    evaluationPeriods: z.number().int().min(1).max(100),
+    datapointsToAlarm: z.number().int().min(1).max(100).optional(),
+  })
+  .refine((a) => a.datapointsToAlarm === undefined || a.datapointsToAlarm <= a.evaluationPeriods, {
+    message: 'datapointsToAlarm must not exceed evaluationPeriods',
+    path: ['datapointsToAlarm'],
+  });
+
+/**
+ * Security Hub ECS.5 and ECS.20 for one container: a read-only root filesystem with ephemeral
+ * writable volumes at `writablePaths`, and a non-root `user` (default given per container).
+ */
+function containerHardening(defaultUser: string, userPattern = /^[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?$/) {
+  return {
+    user: z
+      .string()
+      .regex(userPattern, { message: 'must be a user: uid, uid:gid, name or name:group' })
+      .refine((u) => !/^(?:root|0)(?::|$)/.test(u), { message: 'is root: Security Hub ECS.20 requires a non-root user' })
+      .default(defaultUser),
+    readonlyRootFilesystem: z.boolean().default(true),
+    /** Each path gets its own ephemeral task-storage volume (Fargate has no tmpfs). */
+    writablePaths: z.array(z.string().regex(/^\/[A-Za-z0-9_.\/-]*$/, { message: 'must be an absolute path' })).default(['/tmp']),
+  };
+}
+
+const metricDimensions = z
+  .record(z.string().min(1).max(255), z.string().min(1).max(1024))
+  .refine((dims) => Object.keys(dims).length <= 30, { message: 'CloudWatch takes at most 30 dimensions per metric' });
+
 const capacityRange = {
   minCapacity: z.number().int().min(0),
   maxCapacity: z.number().int().min(1),
@@ -244,6 +290,7 @@ export const configSchema = z
         /** Env var name -> JSON key inside the db secret (inputs.dbSecretArn). */
         secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().min(1)),
         logStreamPrefix: z.string().min(1),
+        ...containerHardening('1000:1000'),
         healthCheck: z.strictObject({
           command: z.string().min(1),
           interval: z.number().int().min(5).max(300),
@@ -261,7 +308,13 @@ export const configSchema = z
             message: 'must be pinned to a version tag or digest (not latest, not untagged)',
           }),
         memoryReservation: z.number().int().min(6),
+        /** Its own log stream prefix in the task definition's log group (awslogs: Security Hub ECS.9). */
+        logStreamPrefix: z.string().min(1).default('firelens'),
+        // FireLens takes a non-root user only as a numeric uid (uid, uid:gid, uid:group).
+        ...containerHardening('1000:1000', /^\d+(?::[A-Za-z0-9_.-]+)?$/),
       }),
+      /** Environment values in plan, diffs, reports and the journal: masked (a hash) unless true; secret-looking names always. */
+      showEnvironmentValues: z.boolean().default(false),
     }),
     loadBalancer: z.strictObject({
       targetGroup: z.strictObject({
@@ -283,6 +336,14 @@ export const configSchema = z
       capacityProviderStrategy: z.array(capacityProviderItem).min(1),
       healthCheckGracePeriodSeconds: z.number().int().min(0).max(2147483647),
       circuitBreaker: z.strictObject({ enable: z.boolean(), rollback: z.boolean() }),
+      /** LATEST, or a Fargate platform version no older than Security Hub ECS.10's latest (1.4.0). */
+      platformVersion: z
+        .string()
+        .regex(/^(?:LATEST|\d+\.\d+\.\d+)$/, { message: 'must be LATEST or a platform version such as 1.4.0' })
+        .refine((v) => v === 'LATEST' || v.split('.').map(Number).reduce((n, part) => n * 1000 + part, 0) >= 1004000, {
+          message: 'is older than 1.4.0, the latest Fargate Linux platform version (Security Hub ECS.10); use LATEST',
+        })
+        .default('LATEST'),
       deployTimeoutSeconds: z.number().int().min(1).max(7200),
       healthyTargetsTimeoutSeconds: z.number().int().min(1).max(3600),
     }),
@@ -294,6 +355,16 @@ export const configSchema = z
     metrics: z.strictObject({
       namespace: z.string().min(1).max(255),
       recentMinutes: z.number().int().min(1).max(1440),
+      /** Section 2.4's dimensions per metric (CloudWatch allows 30); unset: the runbook's examples. */
+      dimensions: z
+        .strictObject({
+          TransactionsProcessed: metricDimensions.default({ Service: 'PaymentAPI' }),
+          LoginSuccess: metricDimensions.default({ Service: 'Auth' }),
+          FraudFlags: metricDimensions.default({}),
+          APIErrors: metricDimensions.default({}),
+          PaymentLatency: metricDimensions.default({}),
+        })
+        .prefault({}),
     }),
     /** The environment lock (src/core/lock.ts): a local file unless a DynamoDB table is named. */
     lock: z
@@ -302,6 +373,23 @@ export const configSchema = z
         leaseSeconds: z.number().int().min(5).max(3600).optional(),
       })
       .optional(),
+    /** `deploy` (issue 12): the image gate's threshold and the deployment alarms (steps/deployment-alarms.ts). */
+    deploy: z
+      .strictObject({
+        /** The lowest scan-finding severity that refuses a deploy. */
+        blockSeverity: z.enum(BLOCK_SEVERITIES).default('CRITICAL'),
+        alarms: z
+          .strictObject({ apiErrors: deploymentAlarm, paymentLatency: deploymentAlarm, targetErrors: deploymentAlarm })
+          .optional(),
+      })
+      .optional(),
+    /** Two-person rule: `apply FILE` needs an approval (`approve FILE`) by another caller than the one applying. */
+    approval: z.strictObject({ required: z.boolean() }).optional(),
+    /** A Systems Manager Change Calendar: commands that write refuse while it is CLOSED (unless --emergency). */
+    changeCalendar: pattern(
+      new RegExp(`^(?:arn:${partition}:ssm:${region}:${account}:document/)?[A-Za-z0-9_.-]{3,128}$`),
+      'a Systems Manager Change Calendar name or document ARN',
+    ).optional(),
   })
   .superRefine((config, ctx) => {
     // Row 7 of DESIGN.md §8: every ARN must be in this account and region, never a wildcard.
@@ -315,7 +403,10 @@ export const configSchema = z
     const accountValid = new RegExp(`^${account}$`).test(config.accountId);
     const regionValid = new RegExp(`^${region}$`).test(config.region);
     for (const [path, value] of arns) {
-      const [, , , arnRegion, arnAccount] = value.split(':');
+      const [, arnPartition, , arnRegion, arnAccount] = value.split(':');
+      if (regionValid && arnPartition && arnPartition !== partitionOf(config.region)) {
+        ctx.addIssue({ code: 'custom', path, message: `is in partition ${arnPartition}, but region ${config.region} is in ${partitionOf(config.region)}` });
+      }
       if (accountValid && arnAccount !== config.accountId) {
         ctx.addIssue({ code: 'custom', path, message: `is in account ${arnAccount}, not accountId ${config.accountId}` });
       }
@@ -458,17 +549,38 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, o
   return parseConfig(text, env, file, overrides);
 }
 
+/**
+ * The ARN partition of a region: `aws-cn` for China, `aws-us-gov` for GovCloud, the ISO
+ * partitions by their prefixes, else `aws` (AWS: "Identify AWS resources with ARNs").
+ */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  if (region.startsWith('us-isob-')) return 'aws-iso-b';
+  if (region.startsWith('us-isof-')) return 'aws-iso-f';
+  if (region.startsWith('eu-isoe-')) return 'aws-iso-e';
+  if (region.startsWith('us-iso-')) return 'aws-iso';
+  return 'aws';
+}
+
+/** The DNS suffix of a region's service endpoints (ECR registry host names). */
+export const dnsSuffixOf = (region: string) => (region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com');
+
 // Names derived from the config, in one place so steps and checks agree.
 export const names = {
-  roleArn: (config: RunbookConfig, roleName: string) => `arn:aws:iam::${config.accountId}:role/${roleName}`,
-  repositoryUri: (config: RunbookConfig) =>
-    `${config.accountId}.dkr.ecr.${config.region}.amazonaws.com/${config.ecr.repositoryName}`,
+  partition: (config: Pick<RunbookConfig, 'region'>) => partitionOf(config.region),
+  /** `arn:<partition>:<service>:<region>:<account>:<resource>`; IAM and S3 pass '' as region (and S3 '' as account). */
+  arn: (config: Pick<RunbookConfig, 'region' | 'accountId'>, service: string, resource: string, where: { region?: string; account?: string } = {}) =>
+    `arn:${partitionOf(config.region)}:${service}:${where.region ?? config.region}:${where.account ?? config.accountId}:${resource}`,
+  roleArn: (config: RunbookConfig, roleName: string) => names.arn(config, 'iam', `role/${roleName}`, { region: '' }),
+  /** This account's ECR registry host in the region. */
+  registry: (config: Pick<RunbookConfig, 'region' | 'accountId'>) => `${config.accountId}.dkr.ecr.${config.region}.${dnsSuffixOf(config.region)}`,
+  repositoryUri: (config: RunbookConfig) => `${names.registry(config)}/${config.ecr.repositoryName}`,
   apiImage: (config: RunbookConfig) => {
     const ref = config.inputs.imageTag;
     return `${names.repositoryUri(config)}${ref.startsWith('sha256:') ? '@' : ':'}${ref}`;
   },
-  logGroupArn: (config: RunbookConfig) =>
-    `arn:aws:logs:${config.region}:${config.accountId}:log-group:${config.taskDefinition.logGroup.name}`,
+  logGroupArn: (config: RunbookConfig) => names.arn(config, 'logs', `log-group:${config.taskDefinition.logGroup.name}`),
   ecsResourceId: (config: RunbookConfig) => `service/${config.cluster.name}/${config.service.name}`,
   /** How findings, changes and the journal name the service. */
   serviceResource: (config: RunbookConfig) => `ecs service ${config.cluster.name}/${config.service.name}`,

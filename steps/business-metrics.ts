@@ -16,7 +16,7 @@ export interface BusinessMetric {
   dimensions: Readonly<Record<string, string>>;
 }
 
-/** The runbook's five metrics, with the unit and dimensions its examples use. */
+/** The runbook's five metrics, with the unit and the dimensions its examples use (the config's defaults). */
 export const BUSINESS_METRICS = [
   { name: 'TransactionsProcessed', unit: 'Count', dimensions: { Service: 'PaymentAPI' } },
   { name: 'LoginSuccess', unit: 'Count', dimensions: { Service: 'Auth' } },
@@ -26,6 +26,12 @@ export const BUSINESS_METRICS = [
 ] as const satisfies readonly BusinessMetric[];
 
 export type BusinessMetricName = (typeof BUSINESS_METRICS)[number]['name'];
+
+/** The five metrics with this environment's dimensions (`metrics.dimensions`, default the runbook's). */
+export function businessMetrics(config: RunbookConfig): BusinessMetric[] {
+  const configured = config.metrics.dimensions as Partial<Record<BusinessMetricName, Record<string, string>>> | undefined;
+  return BUSINESS_METRICS.map((metric) => ({ ...metric, dimensions: configured?.[metric.name] ?? metric.dimensions }));
+}
 
 const asDimensionList = (dimensions: Readonly<Record<string, string>>) =>
   Object.entries(dimensions).map(([Name, Value]) => ({ Name, Value }));
@@ -57,7 +63,7 @@ export const businessMetricsStep = defineStep<'business-metrics'>({
     const end = new Date((Math.floor(Date.now() / 60_000) + 1) * 60_000);
     const start = new Date(end.getTime() - recentMinutes * 60_000);
     return Promise.all(
-      BUSINESS_METRICS.map(async (metric): Promise<Finding> => {
+      businessMetrics(ctx.config).map(async (metric): Promise<Finding> => {
         const { Datapoints } = await ctx.clients.cloudwatch.send(
           new GetMetricStatisticsCommand({
             Namespace: namespace,
@@ -99,8 +105,8 @@ const CLOUDWATCH_MAX_VALUE = 2 ** 360;
 const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** Checks everything that can be checked locally; throws UsageError (exit 2) before any AWS call. */
-function checkMetric(name: string, rawValue: string | number, options: PutBusinessMetricOptions) {
-  const metric = BUSINESS_METRICS.find((m) => m.name === name);
+function checkMetric(config: RunbookConfig, name: string, rawValue: string | number, options: PutBusinessMetricOptions) {
+  const metric = businessMetrics(config).find((m) => m.name === name);
   if (!metric) {
     throw new UsageError(`unknown business metric "${name}": use one of ${BUSINESS_METRICS.map((m) => m.name).join(', ')}`);
   }
@@ -136,7 +142,7 @@ export async function putBusinessMetric(
   value: string | number,
   options: PutBusinessMetricOptions = {},
 ): Promise<PublishedMetric> {
-  const checked = checkMetric(name, value, options);
+  const checked = checkMetric(config, name, value, options);
   const namespace = config.metrics.namespace;
   const dimensionList = asDimensionList(checked.dimensions);
   await clients.cloudwatch.send(
@@ -152,5 +158,5 @@ export async function putBusinessMetric(
       ],
     }),
   );
-  return { namespace, metricName: checked.metric.name, value: checked.value, unit: checked.metric.unit, dimensions: checked.dimensions };
+  return { namespace, metricName: checked.metric.name as BusinessMetricName, value: checked.value, unit: checked.metric.unit, dimensions: checked.dimensions };
 }

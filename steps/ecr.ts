@@ -70,7 +70,8 @@ export function desiredLifecyclePolicy(config: RunbookConfig) {
     rules: [
       {
         rulePriority: 1,
-        description: `Keep last ${keepLast} production images`,
+        // From the config: an environment whose tags are not prod-* says so in its own rule.
+        description: `Keep the last ${keepLast} images tagged ${tagPrefixes.map((p) => `${p}*`).join(', ')}`,
         selection: { tagStatus: 'tagged', tagPrefixList: tagPrefixes, countType: 'imageCountMoreThan', countNumber: keepLast },
         action: { type: 'expire' },
       },
@@ -286,31 +287,30 @@ const REPOSITORY_CHECK = 'ECR Repository';
 
 function findings(ctx: StepContext, observed: Observed): Finding[] {
   const [repository, lifecycle, policy] = resources(ctx, observed);
-  const name = repositoryName(ctx);
   const o = repository.observed as RepositoryDoc | undefined;
   if (!o) {
-    return [fail(IMMUTABLE_CHECK, repository.name, `repository ${name} does not exist`), fail(REPOSITORY_CHECK, repository.name, `repository ${name} does not exist`)];
+    return [fail(IMMUTABLE_CHECK, repository.name, 'does not exist'), fail(REPOSITORY_CHECK, repository.name, 'does not exist')];
   }
   const out: Finding[] = [];
   // Runbook 3.5 (also in the security checklist).
   out.push(
     o.imageTagMutability === 'IMMUTABLE'
-      ? ok(IMMUTABLE_CHECK, repository.name, `repository ${name}: image tags IMMUTABLE`)
-      : fail(IMMUTABLE_CHECK, repository.name, `repository ${name} has image tag mutability ${o.imageTagMutability}, section 3.5 requires IMMUTABLE`),
+      ? ok(IMMUTABLE_CHECK, repository.name, 'image tags IMMUTABLE')
+      : fail(IMMUTABLE_CHECK, repository.name, `image tag mutability ${o.imageTagMutability}, section 3.5 requires IMMUTABLE`),
   );
   // The rest of the repository document; the mutability has its check above.
   const drift = diffDocuments(repository.desired, o, [...repository.ignore, 'imageTagMutability', 'imageTagMutabilityExclusionFilters']);
   const noScan = drift.some((d) => d.field === 'imageScanningConfiguration.scanOnPush' && d.from === false);
   out.push(
     drift.length
-      ? fail(REPOSITORY_CHECK, repository.name, `repository ${name}${noScan ? ' does not scan images on push;' : ''} differs from the config: ${describeDiffs(drift)} (run plan)`)
+      ? fail(REPOSITORY_CHECK, repository.name, `${noScan ? 'does not scan images on push; ' : ''}differs from the config: ${describeDiffs(drift)} (run plan)`)
       : ok(REPOSITORY_CHECK, repository.name, `scan on push ${o.imageScanningConfiguration.scanOnPush ? 'enabled' : 'disabled'}, encrypted with ${o.encryptionConfiguration.encryptionType}`),
   );
   const l = lifecycle.observed as LifecyclePolicyDoc;
   const lifecycleDrift = diffDocuments(lifecycle.desired, l, lifecycle.ignore);
   out.push(
     l.lifecyclePolicyText === undefined
-      ? fail(REPOSITORY_CHECK, lifecycle.name, `repository ${name} has no lifecycle policy`)
+      ? fail(REPOSITORY_CHECK, lifecycle.name, 'does not exist: old images are never expired')
       : lifecycleDrift.length
         ? warn(REPOSITORY_CHECK, lifecycle.name, `lifecycle policy present but differs from the config: ${lifecycleDrift.map((d) => d.field).join(', ')} (run plan)`)
         : ok(REPOSITORY_CHECK, lifecycle.name, 'lifecycle policy present'),
@@ -318,7 +318,7 @@ function findings(ctx: StepContext, observed: Observed): Finding[] {
   const policyDrift = diffDocuments(policy.desired, policy.observed, policy.ignore);
   out.push(
     policyDrift.length
-      ? fail(REPOSITORY_CHECK, policy.name, `repository ${name} has a repository policy the runbook does not set (${policyDrift.map((d) => d.field).join(', ')}): apply removes it (run plan)`)
+      ? fail(REPOSITORY_CHECK, policy.name, `set, though the runbook sets none (${policyDrift.map((d) => d.field).join(', ')}): apply removes it (run plan)`)
       : ok(REPOSITORY_CHECK, policy.name, 'no repository policy (the runbook sets none)'),
   );
   return out;

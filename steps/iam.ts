@@ -62,7 +62,7 @@ function executionPolicy(config: RunbookConfig) {
         Sid: 'EcrPullImages',
         Effect: 'Allow',
         Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
-        Resource: `arn:aws:ecr:${config.region}:${config.accountId}:repository/${config.ecr.repositoryName}`,
+        Resource: names.arn(config, 'ecr', `repository/${config.ecr.repositoryName}`),
       },
       { Sid: 'WriteContainerLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: [logGroup, `${logGroup}:*`] },
       // Row 6: this secret only, not every secret in the account; ssm:GetParameters dropped (nothing uses it).
@@ -81,9 +81,9 @@ function taskPolicy(config: RunbookConfig) {
         Sid: 'TransactionsTable',
         Effect: 'Allow',
         Action: ['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query'],
-        Resource: `arn:aws:dynamodb:${config.region}:${config.accountId}:table/${config.inputs.dynamodbTableName}`,
+        Resource: names.arn(config, 'dynamodb', `table/${config.inputs.dynamodbTableName}`),
       },
-      { Sid: 'DataLakeObjects', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject'], Resource: `arn:aws:s3:::${config.inputs.dataLakeBucket}/*` },
+      { Sid: 'DataLakeObjects', Effect: 'Allow', Action: ['s3:PutObject', 's3:GetObject'], Resource: names.arn(config, 's3', `${config.inputs.dataLakeBucket}/*`, { region: '', account: '' }) },
       {
         // Row 5: FireLens's cloudwatch output runs with the task role; without this "Logs Flowing" fails.
         Sid: 'FireLensCloudWatchLogs',

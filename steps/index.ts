@@ -4,6 +4,7 @@ import { UsageError } from '../src/core/errors.js';
 import { auroraScalingStep } from './aurora-scaling.js';
 import { businessMetricsStep } from './business-metrics.js';
 import { clusterStep } from './cluster.js';
+import { deploymentAlarmsStep } from './deployment-alarms.js';
 import { dynamodbScalingStep } from './dynamodb-scaling.js';
 import { ecrStep } from './ecr.js';
 import { ecsScalingStep } from './ecs-scaling.js';
@@ -18,6 +19,7 @@ export const runbook: Step[] = [
   iamStep, // 1.3
   taskDefinitionStep, // 1.4
   loadBalancerStep, // 1.5 (listener before the service: DESIGN.md §8 row 13)
+  deploymentAlarmsStep, // 2.4 deployment alarms (before the service, which names them)
   serviceStep, // 1.6
   ecsScalingStep, // 2.1
   auroraScalingStep, // 2.2

@@ -4,11 +4,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { CapacityProviderStrategyItem, DeploymentConfiguration, LoadBalancer, NetworkConfiguration, Service } from '@aws-sdk/client-ecs';
 import { serviceChecks } from '../src/checks/post-deploy.js';
 import { describeService, taskDefinitionRef } from '../src/aws/deployment.js';
-import { names } from '../src/config.js';
+import { names, type RunbookConfig } from '../src/config.js';
 import { act, hasRef, ref, type ActionSpec } from '../src/core/actions.js';
 import { defineStep, documentFindings, refuseUnhandled } from '../src/core/converge.js';
 import { changedTopLevel, diffDocuments, type Doc, type IgnoreList } from '../src/core/document.js';
 import { ecsTags, managedTags, tagChanges, type TagMap } from '../src/core/tags.js';
+import { deploymentAlarmNames } from './deployment-alarms.js';
 import { fail, type Observed, type ResourceDef, type StepContext } from '../src/core/step.js';
 
 /** The CreateService input (clientToken aside), tags as a map of the managed keys. */
@@ -97,9 +98,18 @@ function normaliseDeploymentConfiguration(config: DeploymentConfiguration | unde
     minimumHealthyPercent: config?.minimumHealthyPercent ?? 100,
     strategy: config?.strategy ?? 'ROLLING',
     // "No alarms" is reported as disabled alarms without names.
-    ...(alarms && (alarms.enable || alarms.rollback || alarms.alarmNames?.length) ? { alarms } : {}),
+    // Names sorted on both sides: ECS may list them in any order.
+    ...(alarms && (alarms.enable || alarms.rollback || alarms.alarmNames?.length)
+      ? { alarms: { ...alarms, alarmNames: [...(alarms.alarmNames ?? [])].sort() } }
+      : {}),
   };
 }
+
+/** The alarms the config's deployment-alarms step owns, on with rollback; none without `deploy.alarms`. */
+const deploymentAlarms = (config: RunbookConfig) => {
+  const alarmNames = deploymentAlarmNames(config);
+  return alarmNames.length ? { alarmNames, enable: true, rollback: true } : undefined;
+};
 
 /** The service as described, in the CreateService input's shape: unknown fields stay, to be seen. */
 export function serviceDoc(service: Service, managed: TagMap): ServiceDoc {
@@ -143,13 +153,14 @@ function desiredService(ctx: StepContext): ServiceDoc {
     taskDefinition: taskDefinitionRef(ctx.outputs.find('task-definition')?.taskDefinitionArn ?? ref('task-definition', 'taskDefinitionArn')) ?? '',
     desiredCount: s.desiredCount,
     capacityProviderStrategy: normaliseStrategy(s.capacityProviderStrategy),
-    platformVersion: 'LATEST',
+    platformVersion: s.platformVersion, // LATEST, or at least 1.4.0 (Security Hub ECS.10; the config refuses older)
     networkConfiguration: normaliseNetwork({
       awsvpcConfiguration: { subnets: config.inputs.appSubnetIds, securityGroups: [config.inputs.ecsSecurityGroupId], assignPublicIp: 'DISABLED' },
     }),
     loadBalancers: [{ targetGroupArn: ctx.outputs.find('load-balancer')?.targetGroupArn ?? ref('load-balancer', 'targetGroupArn'), containerName: api.name, containerPort: api.port }],
     healthCheckGracePeriodSeconds: s.healthCheckGracePeriodSeconds,
-    deploymentConfiguration: normaliseDeploymentConfiguration({ deploymentCircuitBreaker: s.circuitBreaker }),
+    // The deployment alarms (steps/deployment-alarms.ts) fail and roll back a deployment in ALARM.
+    deploymentConfiguration: normaliseDeploymentConfiguration({ deploymentCircuitBreaker: s.circuitBreaker, alarms: deploymentAlarms(config) }),
     deploymentController: { type: 'ECS' },
     schedulingStrategy: 'REPLICA',
     enableExecuteCommand: false,
@@ -272,7 +283,7 @@ export const serviceStep = defineStep<'service'>({
   id: 'service',
   section: '1.6',
   title: 'ECS service',
-  needs: ['cluster', 'task-definition', 'load-balancer'],
+  needs: ['cluster', 'task-definition', 'load-balancer', 'deployment-alarms'],
 
   observe,
 

@@ -1,6 +1,8 @@
 // Runbook 1.4: the log group (KMS and retention, DESIGN.md §8 row 2) and the task definition: the api
 // container (pinned image, row 3; DB_PASSWORD from Secrets Manager) and the FireLens log router
-// (pinned ECR Public image, row 4).
+// (pinned ECR Public image, row 4). Both containers pass what validate checks (issue 9): read-only
+// root filesystems with ephemeral writable volumes (ECS.5), non-root users (ECS.20), and a log
+// configuration for the log router too (ECS.9). Environment values never leave the process unmasked.
 import { createHash } from 'node:crypto';
 import { ListTagsForResourceCommand, type LogGroup } from '@aws-sdk/client-cloudwatch-logs';
 import {
@@ -12,6 +14,7 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { describeService } from '../src/aws/deployment.js';
+import { isSecretName } from '../src/checks/controls/ecs.js';
 import { findLogGroup } from '../src/aws/logs.js';
 import { names, SECRET_LOOKING_NAME, type RunbookConfig } from '../src/config.js';
 import { act, hasRef, ref, type ActionSpec } from '../src/core/actions.js';
@@ -40,6 +43,8 @@ export function configuredRoles(config: RunbookConfig): TaskRoles {
 export function desiredTaskDefinition(config: RunbookConfig, roles: TaskRoles = configuredRoles(config)): DesiredTaskDefinition {
   const td = config.taskDefinition;
   const { api, logRouter } = td;
+  const apiVolumes = writableVolumes(api.name, api.writablePaths);
+  const routerVolumes = writableVolumes(logRouter.name, logRouter.writablePaths);
   return {
     family: td.family,
     networkMode: 'awsvpc',
@@ -54,6 +59,7 @@ export function desiredTaskDefinition(config: RunbookConfig, roles: TaskRoles = 
         // An explicit tag or digest, never latest (row 3): the config schema refuses latest.
         image: names.apiImage(config),
         essential: true,
+        ...hardening(api, apiVolumes),
         portMappings: [{ containerPort: api.port, protocol: 'tcp' }],
         // Section 3.2: secrets only through `secrets`; the schema keeps them out of `environment`.
         secrets: byName(Object.entries(api.secrets).map(([name, jsonKey]) => ({ name, valueFrom: `${config.inputs.dbSecretArn}:${jsonKey}::` }))),
@@ -74,11 +80,34 @@ export function desiredTaskDefinition(config: RunbookConfig, roles: TaskRoles = 
         name: logRouter.name,
         image: logRouter.image,
         essential: true,
+        ...hardening(logRouter, routerVolumes),
         firelensConfiguration: { type: 'fluentbit' },
         memoryReservation: logRouter.memoryReservation,
+        // Fluent Bit's own output (ECS.9): awslogs, with the execution role's WriteContainerLogs
+        // grant, to the same KMS-encrypted log group under its own stream prefix.
+        logConfiguration: {
+          logDriver: 'awslogs',
+          options: { 'awslogs-group': td.logGroup.name, 'awslogs-region': config.region, 'awslogs-stream-prefix': logRouter.logStreamPrefix },
+        },
       },
     ],
+    // Ephemeral task storage (no host path): what Fargate offers for writable paths.
+    volumes: [...apiVolumes, ...routerVolumes].map((v) => ({ name: v.name })),
     tags: ecsTags(config.tags),
+  };
+}
+
+/** One ephemeral volume per writable path: `api-container-tmp` mounted at /tmp. */
+export function writableVolumes(container: string, paths: readonly string[]): Array<{ name: string; path: string }> {
+  return paths.map((path) => ({ name: `${container}${path.replace(/[^A-Za-z0-9_]+/g, '-')}`.replace(/-+$/, '').slice(0, 255), path }));
+}
+
+/** ECS.5 and ECS.20 for one container: read-only root, writable volumes, non-root user. */
+function hardening(c: { user: string; readonlyRootFilesystem: boolean }, volumes: Array<{ name: string; path: string }>) {
+  return {
+    user: c.user,
+    readonlyRootFilesystem: c.readonlyRootFilesystem,
+    mountPoints: volumes.map((v) => ({ sourceVolume: v.name, containerPath: v.path, readOnly: false })),
   };
 }
 
@@ -129,22 +158,47 @@ export const TASK_DEFINITION_IGNORE: IgnoreList = [
 ];
 
 const REDACTED_PREFIX = '(redacted, sha256:';
+const MASKED_PREFIX = '(masked, sha256:';
+const digest = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 12);
 
 /** A secret-looking value never leaves the process: a change is still seen (the hash), the value is not. */
-export const redact = (value: string) => `${REDACTED_PREFIX}${createHash('sha256').update(value).digest('hex').slice(0, 12)})`;
+export const redact = (value: string) => `${REDACTED_PREFIX}${digest(value)})`;
+
+/**
+ * Any other environment value, unless `taskDefinition.showEnvironmentValues`: the same, labelled
+ * masked. Deterministic, so a saved plan's documents compare with a fresh plan's.
+ */
+export const mask = (value: string) => `${MASKED_PREFIX}${digest(value)})`;
+
+const hidden = (value: string) => value.startsWith(REDACTED_PREFIX) || value.startsWith(MASKED_PREFIX);
+
+export interface ValueDisplay {
+  /** Names that come from Secrets Manager in the config: their values are redacted like secret-looking ones. */
+  secretNames: ReadonlySet<string>;
+  /** `taskDefinition.showEnvironmentValues`: other values in cleartext. */
+  showValues?: boolean;
+}
+
+/** How an environment value appears in documents, plans, reports and the journal. */
+export function displayValue(name: string | undefined, value: string | undefined, display: ValueDisplay): string | undefined {
+  if (value === undefined) return undefined;
+  if (isSecretName(name ?? '') || display.secretNames.has(name ?? '')) return redact(value);
+  return display.showValues ? value : mask(value);
+}
 
 /**
  * One container in the register input's shape. Every described field stays; AWS defaults are
  * normalised on both sides so that they are not drift.
  */
-function containerDoc(c: ContainerDefinition, secretNames: ReadonlySet<string>): Doc {
-  const secretLooking = (name = '') => SECRET_LOOKING_NAME.test(name) || secretNames.has(name);
+function containerDoc(c: ContainerDefinition, display: ValueDisplay): Doc {
   return {
     ...(c as Doc),
     essential: c.essential ?? true, // AWS's default when omitted
     cpu: c.cpu || undefined, // 0 = no reservation, what AWS and moto report when unset
+    readonlyRootFilesystem: c.readonlyRootFilesystem || undefined, // false is AWS's default
+    mountPoints: c.mountPoints?.map((m) => ({ ...m, readOnly: m.readOnly ?? false })),
     portMappings: c.portMappings?.map((p) => ({ ...p, protocol: p.protocol ?? 'tcp' })),
-    environment: byName(c.environment).map((e) => (secretLooking(e.name) ? { ...e, value: redact(e.value ?? '') } : e)),
+    environment: byName(c.environment).map((e) => ({ ...e, value: displayValue(e.name, e.value, display) })),
     secrets: byName(c.secrets),
     healthCheck: c.healthCheck && { ...c.healthCheck, startPeriod: c.healthCheck.startPeriod || undefined }, // 0 = unset
     // AWS sets user "0" on a FireLens container (and refuses another user there); moto does not.
@@ -157,14 +211,16 @@ function containerDoc(c: ContainerDefinition, secretNames: ReadonlySet<string>):
 export function taskDefinitionDoc(
   td: TaskDefinition | RegisterTaskDefinitionCommandInput,
   tags: TagMap,
-  secretNames: ReadonlySet<string>,
+  display: ValueDisplay,
 ): TaskDefinitionDoc {
   return {
     ...(td as Doc),
     family: td.family ?? '',
     requiresCompatibilities: [...(td.requiresCompatibilities ?? [])].sort(),
     enableFaultInjection: td.enableFaultInjection || undefined, // false is AWS's default
-    containerDefinitions: keyedBy((td.containerDefinitions ?? []).map((c) => containerDoc(c, secretNames)), 'name'),
+    // By name; an empty `host` (a bind mount on task storage, as AWS may describe it) is no host.
+    volumes: byName(td.volumes).map(({ host, ...v }) => (host && Object.values(host).some((x) => x !== undefined) ? { ...v, host } : v)),
+    containerDefinitions: keyedBy((td.containerDefinitions ?? []).map((c) => containerDoc(c, display)), 'name'),
     tags,
   };
 }
@@ -174,7 +230,7 @@ function registerInput(d: TaskDefinitionDoc): Record<string, unknown> {
   const { containerDefinitions, tags, ...task } = d;
   for (const field of TASK_DEFINITION_IGNORE) delete task[field];
   const containers = Object.values(containerDefinitions);
-  if (JSON.stringify(containers).includes(REDACTED_PREFIX)) {
+  if (containers.some((c) => ((c.environment ?? []) as Array<{ value?: string }>).some((e) => hidden(e.value ?? '')))) {
     throw new UnsafeChangeError(`task definition ${d.family}: a redacted value cannot be registered; a person must decide`);
   }
   // Pruned: no empty lists or undefined fields the config never set.
@@ -182,6 +238,26 @@ function registerInput(d: TaskDefinitionDoc): Record<string, unknown> {
 }
 
 const secretNamesOf = (config: RunbookConfig) => new Set(Object.keys(config.taskDefinition.api.secrets));
+export const valueDisplay = (config: RunbookConfig): ValueDisplay => ({
+  secretNames: secretNamesOf(config),
+  showValues: config.taskDefinition.showEnvironmentValues,
+});
+
+/**
+ * The desired document back with the config's own environment values (documents carry masks):
+ * only a value whose mask matches the config's is restored; anything else stays hidden and
+ * registerInput refuses it.
+ */
+function unmasked(d: TaskDefinitionDoc, config: RunbookConfig): TaskDefinitionDoc {
+  const api = config.taskDefinition.api;
+  const container = d.containerDefinitions[api.name];
+  if (!container) return d;
+  const environment = ((container.environment ?? []) as Array<{ name?: string; value?: string }>).map((e) => {
+    const configured = e.name !== undefined && Object.hasOwn(api.environment, e.name) ? api.environment[e.name] : undefined;
+    return configured !== undefined && e.value === displayValue(e.name, configured, valueDisplay(config)) ? { ...e, value: configured } : e;
+  });
+  return { ...d, containerDefinitions: { ...d.containerDefinitions, [api.name]: { ...container, environment } } };
+}
 
 /** Role ARNs from the iam step when it knows them now; the configured ones (the same ARNs) otherwise. */
 function rolesFor(ctx: StepContext): TaskRoles {
@@ -189,8 +265,7 @@ function rolesFor(ctx: StepContext): TaskRoles {
   return iam && !hasRef(iam) ? { executionRoleArn: iam.executionRoleArn, taskRoleArn: iam.taskRoleArn } : configuredRoles(ctx.config);
 }
 
-const desiredDoc = (ctx: StepContext) =>
-  taskDefinitionDoc(desiredTaskDefinition(ctx.config, rolesFor(ctx)), ctx.config.tags, secretNamesOf(ctx.config));
+const desiredDoc = (ctx: StepContext) => taskDefinitionDoc(desiredTaskDefinition(ctx.config, rolesFor(ctx)), ctx.config.tags, valueDisplay(ctx.config));
 
 function desiredLogGroup(config: RunbookConfig): LogGroupDoc {
   return {
@@ -269,7 +344,7 @@ async function observe(ctx: StepContext): Promise<Observed> {
   const runningRef = service?.taskDefinition;
   const running =
     !runningRef ? undefined : runningRef === latest?.taskDefinition.taskDefinitionArn ? latest : await describeRevision(ctx, runningRef);
-  const doc = (d: Described | undefined) => d && taskDefinitionDoc(d.taskDefinition, managedTags(d.tags, config.tags), secretNamesOf(config));
+  const doc = (d: Described | undefined) => d && taskDefinitionDoc(d.taskDefinition, managedTags(d.tags, config.tags), valueDisplay(config));
   const latestDoc = doc(latest);
   return {
     'log-group': logGroup,
@@ -343,6 +418,8 @@ function logGroupResource(ctx: StepContext, observed: Observed): ResourceDef<Log
     desired: desiredLogGroup(ctx.config),
     observed: o,
     ignore: LOG_GROUP_IGNORE,
+    // The retention is set by the PutRetentionPolicy that follows the create.
+    adoptIgnore: ['retentionInDays'],
     ...(o ? {} : { note: 'encrypted with inputs.logsKmsKeyArn: the runbook creates it without KMS, section 3.3 requires KMS' }),
     create: (d) => [
       act(
@@ -393,8 +470,9 @@ function taskDefinitionResource(ctx: StepContext, observed: Observed): ResourceD
     observed: o,
     ignore: TASK_DEFINITION_IGNORE,
     ...(decision.note ? { note: decision.note } : o ? { note: `tags ${revisionName(o)}; no new revision` } : {}),
+    // The register input holds the config's own values (documents carry masks): what apply sends.
     create: (d) => [
-      act('ecs', 'RegisterTaskDefinition', registerInput(d), {
+      act('ecs', 'RegisterTaskDefinition', registerInput(unmasked(d, ctx.config)), {
         binds: { taskDefinitionArn: 'taskDefinition.taskDefinitionArn' },
         adoptBinds: { taskDefinitionArn: 'taskDefinitionArn' },
       }),
@@ -430,19 +508,21 @@ function taskDefinitionFindings(ctx: StepContext, decision: Decision): Finding[]
     ];
   }
   const findings: Finding[] = [];
-  const rev = `${revisionName(judged)}${running ? ' (the service runs it)' : ''}`;
+  // The resource names the revision judged; the reasons do not repeat it.
+  const judgedResource = `task definition ${revisionName(judged)}`;
+  const which = running ? 'the service runs it' : 'the latest ACTIVE revision';
   const diffs = diffDocuments(desired, judged, TASK_DEFINITION_IGNORE);
   findings.push(
     diffs.length
-      ? fail('Task Definition', resource, `${rev} differs from the config: ${fieldList(diffs)} (run plan)`)
-      : ok('Task Definition', resource, `${rev} matches the config`),
+      ? fail('Task Definition', judgedResource, `${which}; differs from the config: ${fieldList(diffs)} (run plan)`)
+      : ok('Task Definition', judgedResource, `${which}; matches the config`),
   );
   if (running && latest && latest.taskDefinitionArn !== running.taskDefinitionArn && !sameContent(desired, latest)) {
     findings.push(
       fail(
         'Task Definition',
-        resource,
-        `${revisionName(latest)}, the family's latest ACTIVE revision, differs from the config: ${fieldList(contentDiffs(desired, latest))} (run plan)`,
+        `task definition ${revisionName(latest)}`,
+        `the family's latest ACTIVE revision, not the service's; differs from the config: ${fieldList(contentDiffs(desired, latest))} (run plan)`,
       ),
     );
   }
@@ -456,12 +536,8 @@ function taskDefinitionFindings(ctx: StepContext, decision: Decision): Finding[]
   const fromSecrets = containers.flatMap((c) => (c.secrets ?? []).map((s) => `${c.name}/${s.name}`));
   findings.push(
     problems.length
-      ? fail('Task Definition Secrets', resource, `${revisionName(judged)}: ${problems.join('; ')}; move them to secrets (Secrets Manager)`)
-      : ok(
-          'Task Definition Secrets',
-          resource,
-          `${revisionName(judged)}: no secret in environment; from Secrets Manager: ${fromSecrets.join(', ') || 'none'}`,
-        ),
+      ? fail('Task Definition Secrets', judgedResource, `${problems.join('; ')}; move them to secrets (Secrets Manager)`)
+      : ok('Task Definition Secrets', judgedResource, `no secret in environment; from Secrets Manager: ${fromSecrets.join(', ') || 'none'}`),
   );
   return findings;
 }

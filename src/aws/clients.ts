@@ -16,8 +16,10 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { AdaptiveRetryStrategy } from '@smithy/core/retry';
+import { registerCallSource } from './call-log.js';
 
 export interface ClientSettings {
   region: string;
@@ -100,6 +102,7 @@ const clientConstructors = {
   kms: KMSClient,
   rds: RDSClient,
   secrets: SecretsManagerClient,
+  ssm: SSMClient, // the change calendar (changeCalendar)
   sts: STSClient,
 } as const;
 
@@ -108,6 +111,8 @@ export type AwsClients = { readonly [K in ClientName]: InstanceType<(typeof clie
   readonly counter: CallCounter;
   /** The per-run read cache: on while a command observes (plan, validate), off while it applies. */
   readonly cache: ReadCache;
+  /** The request id of each distinct read this run sent: the evidence `validate --report` cites. */
+  readonly requests: RequestLog;
   destroy(): void;
 };
 
@@ -164,6 +169,73 @@ export function countCalls(client: unknown, service: string, counter: CallCounte
   );
 }
 
+/** One read as sent: what it asked, and the request id of AWS's answer (or of its error). */
+export interface ReadRecord {
+  service: string;
+  operation: string;
+  /** The command's input, as JSON (reads carry names, ARNs and filters, never a secret value). */
+  input: unknown;
+  requestId?: string;
+  httpStatusCode?: number;
+  /** The error's name, when the read failed (a "not found" is evidence too). */
+  error?: string;
+  at: string;
+}
+
+/**
+ * The last request id of each distinct read (service, operation, input) of this process: what a
+ * finding cites as "the call that read it". A read the per-run cache answered was not sent: the
+ * first reply's request id stands for it. Writes and the lock's own calls are not recorded.
+ */
+export class RequestLog {
+  private readonly reads = new Map<string, ReadRecord>();
+
+  record(read: ReadRecord): void {
+    const key = `${read.service}:${read.operation}:${JSON.stringify(read.input ?? {})}`;
+    this.reads.delete(key); // re-inserted: list() is in order of last use
+    this.reads.set(key, read);
+  }
+
+  list(): ReadRecord[] {
+    return [...this.reads.values()];
+  }
+
+  /** The request id of this read's last answer, if one was recorded. */
+  find(requestId: string): ReadRecord | undefined {
+    return this.list().find((r) => r.requestId === requestId);
+  }
+}
+
+const jsonCopy = (value: unknown): unknown => {
+  try {
+    return JSON.parse(JSON.stringify(value ?? {}));
+  } catch {
+    return {};
+  }
+};
+
+/** Adds the request-id recorder to a client: every read's input and the request id AWS answered with. */
+export function recordRequestIds(client: unknown, service: string, log: RequestLog): void {
+  (client as MiddlewareCapable).middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      if (service === LOCK_SERVICE || classifyOperation(operation) !== 'read') return next(args);
+      const base = { service, operation, input: jsonCopy((args as { input?: unknown }).input) };
+      try {
+        const result = await next(args);
+        const meta = (result as { output?: { $metadata?: { requestId?: string; httpStatusCode?: number } } }).output?.$metadata;
+        log.record({ ...base, requestId: meta?.requestId, httpStatusCode: meta?.httpStatusCode, at: new Date().toISOString() });
+        return result;
+      } catch (error) {
+        const e = error as { name?: string; $metadata?: { requestId?: string; httpStatusCode?: number } };
+        log.record({ ...base, requestId: e.$metadata?.requestId, httpStatusCode: e.$metadata?.httpStatusCode, error: e.name, at: new Date().toISOString() });
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'fintechRunbookRequestIds' },
+  );
+}
+
 /** The kind of the call being sent, for the retry strategy (set by the middleware below). */
 const callKind = new AsyncLocalStorage<'read' | 'write'>();
 
@@ -211,7 +283,9 @@ export function createClients(settings: ClientSettings, counter = new CallCounte
     };
   };
   const cache = new ReadCache();
-  const clients = { counter, cache, destroy: () => created.forEach((c) => c.destroy()) } as Record<string, unknown>;
+  const requests = new RequestLog();
+  registerCallSource(counter); // FINTECH_RUNBOOK_CALL_LOG (src/aws/call-log.ts)
+  const clients = { counter, cache, requests, destroy: () => created.forEach((c) => c.destroy()) } as Record<string, unknown>;
   for (const name of Object.keys(clientConstructors) as ClientName[]) {
     Object.defineProperty(clients, name, {
       enumerable: true,
@@ -221,6 +295,7 @@ export function createClients(settings: ClientSettings, counter = new CallCounte
           const Ctor = clientConstructors[name] as unknown as new (config: object) => { destroy(): void };
           client = new Ctor(shared());
           countCalls(client, name, counter);
+          recordRequestIds(client, name, requests);
           markCallKind(client);
           // The prototype's send is looked up per call: aws-sdk-client-mock replaces it in tests.
           const instance = client as unknown as { send: (command: never, ...rest: unknown[]) => Promise<unknown> };

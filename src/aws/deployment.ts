@@ -2,7 +2,7 @@
 // calls a circuit-breaker rollback "stable" (one deployment, running == desired, but the OLD task
 // definition), so we judge by the deployment id that we started, its rolloutState and the task
 // definition the service runs.
-import { DescribeServicesCommand, type ECSClient, type Service } from '@aws-sdk/client-ecs';
+import { DescribeServiceDeploymentsCommand, DescribeServicesCommand, type ECSClient, type Service } from '@aws-sdk/client-ecs';
 import { isAwsError } from '../core/errors.js';
 
 export type DeploymentVerdict =
@@ -23,7 +23,36 @@ export interface DeploymentExpectation {
   taskDefinition?: string;
 }
 
-export function judgeDeployment(service: Service | undefined, expected: DeploymentExpectation = {}): DeploymentVerdict {
+/**
+ * A failed verdict says so when a deployment alarm rolled it back: by the alarms ECS reports as
+ * triggered (DescribeServiceDeployments), else by the reason ECS gave when it names an alarm.
+ */
+export function judgeDeployment(service: Service | undefined, expected: DeploymentExpectation = {}, triggeredAlarms: string[] = []): DeploymentVerdict {
+  const verdict = judgeWithoutAlarms(service, expected);
+  if (verdict.state !== 'failed' || !service) return verdict;
+  if (triggeredAlarms.length) return { state: 'failed', reason: `rolled back on alarm ${triggeredAlarms.join(', ')}: ${verdict.reason}` };
+  const reason = (service.deployments ?? []).map((d) => d.rolloutStateReason ?? '').find((r) => /alarm/i.test(r));
+  if (!reason) return verdict;
+  return { state: 'failed', reason: `failed on a deployment alarm: ${verdict.reason}${verdict.reason.includes(reason) ? '' : ` (ECS: ${reason})`}` };
+}
+
+/**
+ * The alarms ECS reports as triggered in the service's current service deployment, when it was
+ * stopped or rolled back. Read-only; [] when ECS reports none, or when the API or the field is
+ * not there (moto has neither): the verdict then stands on the deployments' own reasons.
+ */
+export async function triggeredDeploymentAlarms(ecs: ECSClient, service: Service | undefined): Promise<string[]> {
+  const arn = service?.currentServiceDeployment;
+  if (!arn) return [];
+  try {
+    const { serviceDeployments = [] } = await ecs.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [arn] }));
+    return [...new Set(serviceDeployments.flatMap((d) => d.alarms?.triggeredAlarmNames ?? []))];
+  } catch {
+    return []; // e.g. no ecs:DescribeServiceDeployments permission: the verdict is already FAIL
+  }
+}
+
+function judgeWithoutAlarms(service: Service | undefined, expected: DeploymentExpectation): DeploymentVerdict {
   if (!service || service.status !== 'ACTIVE') {
     return { state: 'failed', reason: `service is ${service?.status ?? 'missing'}` };
   }
@@ -105,6 +134,7 @@ export async function waitForDeployment(
     if (!first) [...fresh].reverse().forEach((e) => options.onEvent?.(e.message ?? ''));
     first = false;
     const verdict = judgeDeployment(service, expected);
+    if (verdict.state === 'failed') return judgeDeployment(service, expected, await triggeredDeploymentAlarms(ecs, service));
     if (verdict.state !== 'in-progress') return verdict;
     options.onProgress?.(verdict.reason);
     if (Date.now() >= deadline) {

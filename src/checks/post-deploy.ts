@@ -3,7 +3,7 @@
 // under `validate` they judge what is there now.
 import { DescribeLogStreamsCommand, paginateFilterLogEvents } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { describeService, judgeDeployment, sleep, waitForDeployment, type DeploymentExpectation } from '../aws/deployment.js';
+import { describeService, judgeDeployment, sleep, triggeredDeploymentAlarms, waitForDeployment, type DeploymentExpectation } from '../aws/deployment.js';
 import { names } from '../config.js';
 import { isAwsError } from '../core/errors.js';
 import { fail, ok, skip, type Finding, type StepContext } from '../core/step.js';
@@ -32,10 +32,17 @@ export async function serviceStable(
         onEvent: (message) => ctx.report(`service event: ${message}`),
         onProgress: (reason) => ctx.report(`waiting for deployment: ${reason}`),
       })
-    : judgeDeployment(await describeService(ctx.clients.ecs, cluster, service), expected);
+    : await judgeNow(ctx, cluster, service, expected);
   return verdict.state === 'stable'
     ? ok(CHECK.serviceStable, serviceResource(ctx), verdict.reason)
     : fail(CHECK.serviceStable, serviceResource(ctx), verdict.reason);
+}
+
+/** The deployment as it is now; a failed one names the deployment alarms that fired, if any. */
+async function judgeNow(ctx: StepContext, cluster: string, serviceName: string, expected: DeploymentExpectation) {
+  const service = await describeService(ctx.clients.ecs, cluster, serviceName);
+  const verdict = judgeDeployment(service, expected);
+  return verdict.state === 'failed' ? judgeDeployment(service, expected, await triggeredDeploymentAlarms(ctx.clients.ecs, service)) : verdict;
 }
 
 /**

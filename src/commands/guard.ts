@@ -1,6 +1,7 @@
 // What every command that writes does first (DESIGN.md §4): check that the credentials belong to
-// the config's account (STS), then hold the environment lock for the whole command, released on
-// success, failure and Ctrl-C.
+// the config's account (STS), refuse while the change calendar is CLOSED (unless --emergency), then
+// hold the environment lock for the whole command, released on success, failure and Ctrl-C.
+import { checkChangeFreeze } from '../aws/change-calendar.js';
 import { checkCallerIdentity, type CallerIdentity } from '../aws/identity.js';
 import { UsageError } from '../core/errors.js';
 import { defaultJournalDir } from '../core/journal.js';
@@ -15,22 +16,37 @@ export function lockTimeoutMs(value: string | undefined): number {
   return seconds * 1000;
 }
 
+/** What the guard decided that the run's journal keeps (spread into its run-start entry). */
+export interface GuardRecord {
+  changeFreeze?: { calendar: string; state: string; emergency: boolean; error?: string };
+}
+
 export async function withWriteGuard<T>(
   session: Session,
-  options: { runId: string; command: string; lockTimeoutMs: number },
-  run: (identity: CallerIdentity) => Promise<T>,
+  options: { runId: string; command: string; lockTimeoutMs: number; emergency?: boolean },
+  run: (identity: CallerIdentity, record: GuardRecord) => Promise<T>,
 ): Promise<T> {
   const identity = await checkCallerIdentity(session.clients, session.config);
+  const record: GuardRecord = {};
+  const calendar = session.config.changeCalendar;
+  if (calendar) {
+    // ChangeFreezeError (exit 1) before the lock and any write, unless --emergency.
+    const { state, emergency, error } = await checkChangeFreeze(session.clients.ssm, calendar, !!options.emergency);
+    record.changeFreeze = { calendar, state, emergency, ...(error ? { error } : {}) };
+    if (emergency) session.human.write(`EMERGENCY: change calendar ${calendar} is ${state}; changing production anyway (--emergency, journaled)\n`);
+  } else if (options.emergency) {
+    session.human.write('--emergency: no changeCalendar in the config, nothing to override\n');
+  }
   const lock = environmentLock({
     config: session.config,
     clients: { dynamodb: session.clients.lock },
-    stateDir: defaultJournalDir(),
+    stateDir: defaultJournalDir(session.config),
     runId: options.runId,
     command: options.command,
   });
   await lock.acquire({ timeoutMs: options.lockTimeoutMs, signal: session.runner.signal });
   try {
-    return await run(identity);
+    return await run(identity, record);
   } finally {
     await lock.release();
   }

@@ -105,7 +105,7 @@ export async function unlockCommand(session: Session, runId: string): Promise<nu
   if (!runId.trim()) throw new UsageError('unlock: give the run id of the lock to remove (the error that refused your run names it)');
   // The file lock is local: no AWS call. The DynamoDB lock is a write in the config's account.
   if (session.config.lock?.dynamodbTable) await checkCallerIdentity(session.clients, session.config);
-  const holder = await unlock({ config: session.config, clients: { dynamodb: session.clients.lock }, stateDir: defaultJournalDir(), runId });
+  const holder = await unlock({ config: session.config, clients: { dynamodb: session.clients.lock }, stateDir: defaultJournalDir(session.config), runId });
   const stale = Date.parse(holder.expiresAt) <= Date.now() ? 'its lease had expired' : `its lease ran until ${holder.expiresAt}`;
   session.human.write(`Removed the lock on ${lockId(session.config)} held by ${describeHolder(holder)}; ${stale}.\n`);
   if (session.options.json) printJson({ command: 'unlock', ok: true, lockId: lockId(session.config), removed: holder, calls: calls(session) });

@@ -2,28 +2,33 @@
 // saved with `plan --out`) is the object apply executes, action for action (DESIGN.md §3).
 import { observing } from '../aws/clients.js';
 import { checkCallerIdentity } from '../aws/identity.js';
+import { controlChecks } from '../checks/controls.js';
 import { securityChecklist } from '../checks/security-checklist.js';
 import { ExitCode } from '../core/errors.js';
-import { Journal } from '../core/journal.js';
+import { defaultJournalDir, Journal } from '../core/journal.js';
 import { createContext, planReport, planSteps, runApply, runValidate, type RunReport, type StepPlan } from '../core/runner.js';
 import { checkSavedPlan, configHash, readPlanFile, toSavedPlan, writePlanFile } from '../core/saved-plan.js';
-import { runPreflight } from '../preflight.js';
+import { checkAcceptedControls, describeAccepted, runPreflight, type AcceptedException } from '../preflight.js';
+import { changeControlJournal, checkChangeControl, deploySession } from './change-control.js';
 import { lockTimeoutMs, withWriteGuard } from './guard.js';
-import { confirm, printJson, renderCalls, renderChange, renderFindings, requireConfirmationChannel, type Session } from './shared.js';
+import { outputWidth, plural } from './layout.js';
+import { recordRun } from './revisions.js';
+import { nextCommands, renderFailures, renderPlan as planLines } from './report.js';
+import { confirm, printJson, renderCalls, renderFindings, requireConfirmationChannel, type Session } from './shared.js';
+import { buildEvidence, writeEvidence, type ReportTarget } from './evidence.js';
 
-function renderPlan(session: Session, plans: StepPlan[]): void {
-  const out = session.human;
-  for (const { step, plan } of plans) {
-    out.write(`${step.section} ${step.title}: ${plan.changes.length ? `${plan.changes.length} change(s), ${plan.actions.length} command(s)` : 'in sync'}\n`);
-    for (const change of plan.changes) out.write(`${renderChange(change).join('\n')}\n`);
-    for (const note of plan.notes ?? []) out.write(`    · ${note}\n`);
-  }
+/** One line per step and per change; whole documents only with --diff (src/commands/report.ts). */
+export function renderPlan(session: Session, plans: StepPlan[], diff = false, inSyncNotes = true): void {
+  session.human.write(`${planLines(plans, { width: outputWidth(session.human), diff, inSyncNotes }).join('\n')}\n`);
 }
+
+const caller = (session: Session, identity: { account: string; arn: string }) =>
+  `Account ${identity.account} (${identity.arn}), region ${session.config.region}, cluster ${session.config.cluster.name}\n`;
 
 const pendingChanges = (plans: StepPlan[]) => plans.reduce((n, { plan }) => n + plan.changes.length, 0);
 const pendingActions = (plans: StepPlan[]) => plans.reduce((n, { plan }) => n + plan.actions.length, 0);
 
-export async function planCommand(session: Session, flags: { out?: string } = {}): Promise<number> {
+export async function planCommand(session: Session, flags: { out?: string; diff?: boolean } = {}): Promise<number> {
   const identity = await checkCallerIdentity(session.clients, session.config);
   const ctx = createContext(session.runner);
   const plans = await planSteps(session.steps, ctx, session.runner.runbook);
@@ -41,11 +46,11 @@ export async function planCommand(session: Session, flags: { out?: string } = {}
     saved = { file: flags.out, hash: writePlanFile(flags.out, plan) };
   }
   if (session.options.json) printJson({ ...planReport(plans, session.clients), caller: identity.arn, changesPending: pending, ...(saved ? { planFile: saved } : {}) });
-  out.write(`Account ${identity.account} (${identity.arn}), region ${session.config.region}, cluster ${session.config.cluster.name}\n`);
-  renderPlan(session, plans);
+  out.write(caller(session, identity));
+  renderPlan(session, plans, flags.diff);
   out.write(
     pending
-      ? `\nPlan: ${pending} change(s), ${pendingActions(plans)} command(s) pending. Nothing was changed; \`fintech-runbook apply\` makes them.\n`
+      ? `\nPlan: ${plural(pending, 'change')} (${plural(pendingActions(plans), 'write')}) pending. Nothing was changed; \`fintech-runbook apply\` makes them${flags.diff ? '' : ', `--diff` shows whole documents'}.\n`
       : '\nIn sync: the environment matches the config.\n',
   );
   if (saved) out.write(`Saved the plan to ${saved.file} (${saved.hash}); \`fintech-runbook apply ${saved.file}\` applies exactly it.\n`);
@@ -57,6 +62,14 @@ export interface ApplyFlags {
   yes?: boolean;
   rollback: boolean;
   lockTimeout?: string;
+  /** The preview shows whole documents as unified diffs. */
+  diff?: boolean;
+  /** Deploy an image the image gate refuses for its scan findings (journaled). */
+  acceptFindings?: boolean;
+  /** Write while the change calendar is CLOSED (journaled). */
+  emergency?: boolean;
+  /** Input controls whose FAIL is a recorded exception, not a stop (issue 9; journaled). */
+  accept?: string[];
 }
 
 /**
@@ -66,29 +79,40 @@ export interface ApplyFlags {
 export async function applyCommand(session: Session, flags: ApplyFlags, planFile?: string): Promise<number> {
   const out = session.human;
   requireConfirmationChannel(flags.yes);
+  const accept = checkAcceptedControls(flags.accept);
   const saved = planFile ? readPlanFile(planFile) : undefined;
+  // A plan saved by `deploy <ref> --out`: the same two steps with that image.
+  if (saved?.plan.image) session = deploySession(session, saved.plan.image);
   const runId = Journal.newRunId('apply');
-  return withWriteGuard(session, { runId, command: planFile ? `apply ${planFile}` : 'apply', lockTimeoutMs: lockTimeoutMs(flags.lockTimeout) }, async (identity) => {
+  const guardOptions = { runId, command: planFile ? `apply ${planFile}` : 'apply', lockTimeoutMs: lockTimeoutMs(flags.lockTimeout), emergency: flags.emergency };
+  return withWriteGuard(session, guardOptions, async (identity, guard) => {
     const ctx = createContext(session.runner);
+    let accepted: AcceptedException[] = [];
     // Preflight and plan read once per resource (the per-run read cache), before anything is written.
     const fresh = await observing(session.clients, async () => {
-      await runPreflight(ctx, session.steps);
+      out.write(caller(session, identity));
+      const preflight = await runPreflight(ctx, session.steps, { accept });
+      for (const line of describeAccepted(preflight)) out.write(`${line}\n`);
+      out.write('Preflight passed: every input the steps rely on exists and fits.\n');
+      accepted = preflight.accepted;
       return planSteps(session.steps, ctx, session.runner.runbook);
     });
     const plans = saved ? checkSavedPlan(saved.plan, fresh, session.config, session.steps) : fresh;
     if (saved) out.write(`Applying the saved plan ${planFile} (${saved.hash}), made ${saved.plan.createdAt} by ${saved.plan.caller ?? 'unknown'}: the environment still matches it.\n`);
+    // Issue 12, before any write: the two-person rule, and the image gate when the image changes.
+    const control = await checkChangeControl(session, identity, plans, { saved: saved && { file: planFile!, hash: saved.hash }, acceptFindings: flags.acceptFindings });
 
     if (!flags.yes) {
-      renderPlan(session, plans.filter(({ plan }) => plan.changes.length || plan.notes?.length));
+      renderPlan(session, plans, flags.diff, false);
       const pending = pendingChanges(plans);
       if (pending === 0) out.write('Nothing to change; the checks will still run.\n');
-      const target = `${session.config.cluster.name} in ${session.config.region} (account ${session.config.accountId})`;
-      if (!(await confirm(`Apply ${pending} change(s), ${pendingActions(plans)} write(s), to ${target}?`, false))) {
+      const target = `account ${session.config.accountId}, region ${session.config.region}, cluster ${session.config.cluster.name}`;
+      if (!(await confirm(`Apply ${plural(pending, 'change')} (${plural(pendingActions(plans), 'write')}) to ${target}?`, false))) {
         out.write('Not applied.\n');
         return ExitCode.ok;
       }
     }
-    const journal = new Journal(runId);
+    const journal = new Journal(runId, defaultJournalDir(session.config));
     journal.append({
       type: 'run-start',
       runId,
@@ -101,13 +125,18 @@ export async function applyCommand(session: Session, flags: ApplyFlags, planFile
       account: identity.account,
       region: session.config.region,
       ...(saved ? { planFile, planHash: saved.hash } : {}),
+      ...guard,
+      ...changeControlJournal(control, saved?.plan.image),
+      ...(accepted.length ? { accepted } : {}),
     });
     try {
       const report = await runApply(plans, { ...session.runner, ctx, journal, rollbackOnFailure: flags.rollback });
+      await recordRun(journal, ctx, report);
       finishApply(session, report);
       return ExitCode.ok;
     } catch (error) {
       const report = (error as { report?: RunReport }).report;
+      if (report) await recordRun(journal, ctx, report);
       if (report) finishApply(session, report);
       throw error;
     } finally {
@@ -116,11 +145,11 @@ export async function applyCommand(session: Session, flags: ApplyFlags, planFile
   });
 }
 
-function finishApply(session: Session, report: RunReport): void {
+export function finishApply(session: Session, report: RunReport): void {
   if (session.options.json) printJson(report);
   const out = session.human;
   const changed = report.steps.filter((s) => s.status === 'applied').length;
-  out.write(`\n${report.ok ? 'Applied' : 'Apply failed'}: ${changed} step(s) changed, ${report.steps.filter((s) => s.status === 'in-sync').length} up to date.\n`);
+  out.write(`\n${report.ok ? 'Applied' : 'Apply failed'}: ${plural(changed, 'step')} changed, ${report.steps.filter((s) => s.status === 'in-sync').length} up to date.\n`);
   if (report.findings.length) out.write(`${renderFindings(report.findings).join('\n')}\n`);
   if (report.compensation) {
     out.write(`Undone: ${report.compensation.undone.join(', ') || 'nothing'}\n`);
@@ -128,14 +157,48 @@ function finishApply(session: Session, report: RunReport): void {
     if (report.compensation.needsPerson.length) out.write(`Needs a person:\n${report.compensation.needsPerson.map((n) => `  - ${n}`).join('\n')}\n`);
   }
   out.write(`${renderCalls(report)}. Journal: ${report.journal}\n`);
+  // The last lines: what failed, once more, and what to run next.
+  const runId = report.journal?.split('/').pop()?.replace(/\.jsonl$/, '');
+  const stepError = report.steps.some((s) => s.status !== 'not-run' && s.error);
+  const rolledBack = !!report.compensation && !report.compensation.needsPerson.length;
+  const closing = [...renderFailures(report.findings, outputWidth(out)), ...(report.ok ? [] : nextCommands(report.findings, { command: 'apply', runId, compensation: report.compensation, rolledBack, stepError }))];
+  if (closing.length) out.write(`\n${closing.join('\n')}\n`);
 }
 
-export async function validateCommand(session: Session): Promise<number> {
-  const report = await runValidate(session.steps, session.runner, [securityChecklist]);
-  if (session.options.json) printJson(report);
+/** `report`: where the evidence report goes (src/commands/evidence.ts), checked before any AWS call. */
+export async function validateCommand(session: Session, flags: { report?: ReportTarget } = {}): Promise<number> {
+  const startedAt = new Date();
+  // Whose credentials judged this account: the report names the caller; another account is exit 2.
+  const identity = await checkCallerIdentity(session.clients, session.config);
+  // The section 3 checklist, then every control by id (src/checks/controls.ts) for the selected steps.
+  const report = await runValidate(session.steps, session.runner, [securityChecklist, (ctx) => controlChecks(ctx, session.steps.map((s) => s.id))]);
+  if (flags.report) {
+    const { config } = session;
+    const evidence = buildEvidence({
+      configFile: session.options.config,
+      configHash: configHash(config),
+      account: config.accountId,
+      region: config.region,
+      cluster: config.cluster.name,
+      identity,
+      startedAt,
+      finishedAt: new Date(),
+      steps: session.steps.map((s) => s.id),
+      report,
+      requests: session.clients.requests,
+    });
+    writeEvidence(flags.report, evidence);
+  }
+  if (session.options.json) printJson({ ...report, caller: identity.arn, ...(flags.report ? { evidenceReport: flags.report } : {}) });
   const out = session.human;
-  out.write(`${renderFindings(report.findings).join('\n')}\n`);
-  const failed = report.findings.filter((f) => f.status === 'FAIL').length;
-  out.write(`\n${failed ? `${failed} check(s) FAILED` : 'All checks passed'}. ${renderCalls(report)}\n`);
+  if (flags.report) out.write(`Evidence report (${flags.report.format}): ${flags.report.file}\n`);
+  const width = outputWidth(out);
+  out.write(`${renderFindings(report.findings, width).join('\n')}\n`);
+  const count = (status: string) => report.findings.filter((f) => f.status === status).length;
+  const failed = count('FAIL');
+  const tally = ['OK', 'WARN', 'SKIP'].filter((s) => count(s)).map((s) => `${count(s)} ${s}`).join(', ');
+  out.write(`\n${failed ? `${plural(failed, 'check')} FAILED${tally ? `, ${tally}` : ''}` : `All checks passed${tally ? ` (${tally})` : ''}`}. ${renderCalls(report)}\n`);
+  // The last lines: the failing checks once more, then what to run next.
+  if (failed) out.write(`\n${[...renderFailures(report.findings, width), ...nextCommands(report.findings, { command: 'validate' })].join('\n')}\n`);
   return failed ? ExitCode.failed : ExitCode.ok;
 }

@@ -1,4 +1,5 @@
 // What every command needs: the global options, the config, the clients, the output streams.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createInterface } from 'node:readline/promises';
 import { diffJson } from 'diff';
 import { displayRefs } from '../core/actions.js';
@@ -8,6 +9,7 @@ import { UsageError } from '../core/errors.js';
 import type { RunReport, RunnerOptions } from '../core/runner.js';
 import type { Change, Finding, Step } from '../core/step.js';
 import { runbook, selectSteps } from '../../steps/index.js';
+import { columns, outputWidth } from './layout.js';
 
 export interface GlobalOptions {
   config: string;
@@ -30,7 +32,8 @@ export interface Session {
 }
 
 /** Everything here is checked before the first AWS client exists: bad input costs no AWS call. */
-export function openSession(options: GlobalOptions, signal: AbortSignal): Session {
+/** `human`: where this session's human text goes (several environments in one run: a buffer each). */
+export function openSession(options: GlobalOptions, signal: AbortSignal, humanStream?: NodeJS.WriteStream): Session {
   const pollSeconds = Number(options.pollInterval);
   if (!Number.isFinite(pollSeconds) || pollSeconds <= 0 || pollSeconds > 300) {
     throw new UsageError(`--poll-interval: "${options.pollInterval}" is not a number of seconds between 0 and 300`);
@@ -41,7 +44,7 @@ export function openSession(options: GlobalOptions, signal: AbortSignal): Sessio
   const steps = selectSteps(options.only);
   const config = loadConfig(options.config, process.env, { region: options.region });
   const clients = createClients({ region: config.region, profile: options.profile, endpointUrl: options.endpointUrl });
-  const human = options.json ? process.stderr : process.stdout;
+  const human = humanStream ?? (options.json ? process.stderr : process.stdout);
   return (openedSession = {
     options,
     config,
@@ -72,7 +75,15 @@ let jsonPrinted = false;
 /** Whether this process already wrote its one JSON document (the error handler writes one if not). */
 export const jsonDocumentPrinted = () => jsonPrinted;
 
+/** Several environments in one run: each one's JSON document is collected here, not printed. */
+export const jsonSink = new AsyncLocalStorage<unknown[]>();
+
 export function printJson(report: unknown): void {
+  const sink = jsonSink.getStore();
+  if (sink) {
+    sink.push(report);
+    return;
+  }
   jsonPrinted = true;
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
@@ -111,8 +122,18 @@ export function renderChange(change: Change): string[] {
   return lines;
 }
 
-export function renderFindings(findings: Finding[]): string[] {
-  return findings.map((f) => `  ${f.status.padEnd(4)} ${f.check.padEnd(32)} ${f.resource}: ${f.reason}`);
+/** ` [ECS.2, EC2.15]` on a checklist item, ` [3.1]` on a control: validate shows both the section 3 number and the control id. */
+const controlTags = (f: Finding) => {
+  const tags = [...(f.checklist ?? []), ...(f.controls ?? [])].filter((t) => !f.check.startsWith(`${t} `) && f.check !== t);
+  return tags.length ? ` [${tags.join(', ')}]` : '';
+};
+
+/** One line per finding; the check column as wide as its longest name; the rest wraps under itself on a terminal. */
+export function renderFindings(findings: Finding[], width: number | undefined = outputWidth()): string[] {
+  return columns(
+    findings.map((f) => [f.status.padEnd(4), f.check, `${f.resource}: ${f.reason}${controlTags(f)}`]),
+    { indent: '  ', gap: ' ', width, maxWidths: [4] },
+  );
 }
 
 export function renderCalls(report: Pick<RunReport, 'calls'>): string {

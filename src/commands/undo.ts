@@ -2,14 +2,14 @@
 // journal's `before` per step), after `--no-rollback`, a crash or an interrupt. The same planner
 // and executor as apply; it deletes only what that run provably created. Twice is a no-op.
 import { ExitCode, HalfAppliedError, UsageError } from '../core/errors.js';
-import { findRun, Journal, readRun } from '../core/journal.js';
+import { defaultJournalDir, findRun, Journal, readRun } from '../core/journal.js';
 import { callSummary, compensate, createContext, type StepPlan } from '../core/runner.js';
 import type { Observed } from '../core/step.js';
 import { lockTimeoutMs, withWriteGuard } from './guard.js';
 import { confirm, printJson, renderChange, requireConfirmationChannel, type Session } from './shared.js';
 
-export async function undoCommand(session: Session, runId: string, flags: { yes?: boolean; lockTimeout?: string }): Promise<number> {
-  const file = findRun(runId);
+export async function undoCommand(session: Session, runId: string, flags: { yes?: boolean; lockTimeout?: string; emergency?: boolean }): Promise<number> {
+  const file = findRun(runId, defaultJournalDir(session.config));
   if (!file) throw new UsageError(`undo: no run ${runId} in the journal (see \`fintech-runbook history\`)`);
   const record = readRun(file);
   if (record.start?.command !== 'apply') throw new UsageError(`undo: run ${runId} is a "${record.start?.command ?? '?'}" run; only apply runs are undone`);
@@ -19,7 +19,7 @@ export async function undoCommand(session: Session, runId: string, flags: { yes?
   requireConfirmationChannel(flags.yes);
   const out = session.human;
   const undoRunId = Journal.newRunId('undo');
-  return withWriteGuard(session, { runId: undoRunId, command: `undo ${runId}`, lockTimeoutMs: lockTimeoutMs(flags.lockTimeout) }, async (identity) => {
+  return withWriteGuard(session, { runId: undoRunId, command: `undo ${runId}`, lockTimeoutMs: lockTimeoutMs(flags.lockTimeout), emergency: flags.emergency }, async (identity, guard) => {
     const ctx = createContext(session.runner);
     const touched: StepPlan[] = session.steps
       .filter((step) => record.wrote.has(step.id) && record.before.has(step.id))
@@ -42,7 +42,7 @@ export async function undoCommand(session: Session, runId: string, flags: { yes?
       out.write('Not undone.\n');
       return ExitCode.ok;
     }
-    const journal = new Journal(undoRunId);
+    const journal = new Journal(undoRunId, defaultJournalDir(session.config));
     journal.signal = ctx.signal;
     journal.append({
       type: 'run-start',
@@ -55,6 +55,7 @@ export async function undoCommand(session: Session, runId: string, flags: { yes?
       caller: identity.arn,
       account: identity.account,
       region: session.config.region,
+      ...guard,
     });
     try {
       const result = await compensate(ctx, touched, { journal, humanStream: out, created: (step) => record.created.get(step) ?? new Set() });

@@ -3,6 +3,7 @@
 // only known once an earlier action has run (the ARN of a target group created in this run) is a
 // ref token, `{{ref:load-balancer.targetGroupArn}}`, bound from that action's reply.
 import * as autoscaling from '@aws-sdk/client-application-auto-scaling';
+import * as cloudwatch from '@aws-sdk/client-cloudwatch';
 import * as logs from '@aws-sdk/client-cloudwatch-logs';
 import * as ecr from '@aws-sdk/client-ecr';
 import * as ecs from '@aws-sdk/client-ecs';
@@ -14,7 +15,7 @@ import type { Doc } from './document.js';
 import type { StepId, WriteRecorder } from './step.js';
 
 /** The services this tool writes to through plans; their command classes, by operation name. */
-const writeModules = { autoscaling, logs, ecr, ecs, elbv2, iam } as const;
+const writeModules = { autoscaling, cloudwatch, logs, ecr, ecs, elbv2, iam } as const;
 export type WriteService = keyof typeof writeModules;
 
 export type ActionKind = 'create' | 'update' | 'delete';

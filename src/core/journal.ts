@@ -2,8 +2,10 @@
 // write, so a crashed or interrupted run leaves a record of exactly what it changed. Failed-apply
 // compensation and `history` read it. Values are resource names, ids and plan snapshots: never a
 // secret value (the tool never reads one).
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 import { InterruptedError } from './errors.js';
 import type { StepId, WriteDescription, WriteRecorder } from './step.js';
 
@@ -23,6 +25,16 @@ export type JournalEntry =
       /** `apply plan.json`: the saved plan executed, by hash. */
       planFile?: string;
       planHash?: string;
+      /** `apply --accept <control>`: input control FAILs the operator made recorded exceptions (src/preflight.ts). */
+      accepted?: Array<{ control: string; resource: string; reason: string; requestId?: string }>;
+      /** `deploy <ref>` (or a saved deploy plan): the image it deploys. */
+      image?: string;
+      /** The image gate's verdict, and whether the operator accepted findings (--accept-findings). */
+      imageGate?: { image: string; outcome: string; counts: Record<string, number>; acceptedFindings?: boolean; reason?: string };
+      /** approval.required: who approved the saved plan (the applier is `caller`). */
+      approvals?: Array<{ approver: string; at: string; planHash: string }>;
+      /** changeCalendar: its state when the run started, and whether --emergency overrode it. */
+      changeFreeze?: { calendar: string; state: string; emergency: boolean; error?: string };
     }
   | { type: 'step-plan'; at: string; step: StepId; changes: number; actions?: number; before: unknown }
   | ({ type: 'write-start'; at: string; seq: number } & WriteDescription)
@@ -36,9 +48,50 @@ export type JournalEntry =
     } & WriteDescription)
   | ({ type: 'write-failed'; at: string; seq: number; error: string; requestId?: string } & WriteDescription)
   | { type: 'step-done'; at: string; step: StepId; outcome: 'applied' | 'in-sync' | 'failed' | 'rolled-back' | 'rollback-failed'; detail?: string }
-  | { type: 'run-end'; at: string; outcome: 'ok' | 'failed' | 'interrupted' | 'rolled-back' | 'half-applied'; detail?: string };
+  | { type: 'run-end'; at: string; outcome: 'ok' | 'failed' | 'interrupted' | 'rolled-back' | 'half-applied'; detail?: string }
+  /**
+   * The task definition revision a run left the service on, and whether it is good: its deployment
+   * reached COMPLETED and the service's section 4.1 checks passed (`rollback --to last-good`).
+   */
+  | { type: 'revision'; at: string; revision: string; good: boolean; detail?: string };
 
-export const defaultJournalDir = () => process.env.FINTECH_RUNBOOK_STATE_DIR ?? join(process.cwd(), '.fintech-runbook', 'journal');
+/** The environment a state directory belongs to (a config has these fields): one journal and lock file each. */
+export interface StateEnvironment {
+  accountId: string;
+  region: string;
+  cluster: { name: string };
+}
+
+/**
+ * Where every environment's state lives, whatever the current directory: the XDG state directory
+ * (`$XDG_STATE_HOME`, default `~/.local/state`) + `fintech-runbook` (README "State directory").
+ */
+export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_STATE_HOME;
+  // The XDG spec: a relative value is invalid and must be ignored.
+  return join(xdg && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.local', 'state'), 'fintech-runbook');
+}
+
+/**
+ * The journal (and lock file) directory: `$FINTECH_RUNBOOK_STATE_DIR` exactly when set (tests, CI
+ * with its own workspace), else `<stateRoot>/<account>/<region>/<cluster>`.
+ */
+export function defaultJournalDir(environment?: StateEnvironment): string {
+  const override = process.env.FINTECH_RUNBOOK_STATE_DIR;
+  if (override) return override;
+  // Several environments may run in one process (`--config a --config b`): never a process-wide default.
+  if (!environment) throw new Error('the state directory depends on the environment (account, region, cluster): pass the config');
+  return join(stateRoot(), environment.accountId, environment.region, environment.cluster.name);
+}
+
+/** The directories `history` reads: the override, or every environment's under the state root. */
+export function journalDirs(): string[] {
+  const override = process.env.FINTECH_RUNBOOK_STATE_DIR;
+  if (override) return [override];
+  const root = stateRoot();
+  const below = (dir: string) => (existsSync(dir) ? readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(dir, d.name)) : []);
+  return below(root).flatMap(below).flatMap(below);
+}
 
 function requestIdOf(value: unknown): string | undefined {
   return (value as { $metadata?: { requestId?: string } } | undefined)?.$metadata?.requestId;
@@ -62,7 +115,8 @@ export class Journal implements WriteRecorder {
   }
 
   static newRunId(command: string): string {
-    return `${new Date().toISOString().replace(/[:.]/g, '-')}-${command}-${process.pid}`;
+    // A random tail: several environments in one process may start a run in the same millisecond.
+    return `${new Date().toISOString().replace(/[:.]/g, '-')}-${command}-${process.pid}-${randomBytes(3).toString('hex')}`;
   }
 
   append(entry: JournalEntry): void {
@@ -149,6 +203,21 @@ export interface RunSummary {
   failedWrites: number;
   steps: string[];
   file: string;
+  /** The task definition revision the run left the service on, whether it passed its checks, and why (not). */
+  revision?: string;
+  good?: boolean;
+  revisionDetail?: string;
+  /** From the run-start entry: where it ran and who ran it. */
+  account?: string;
+  region?: string;
+  cluster?: string;
+  caller?: string;
+}
+
+/** A run's `revision` entry (the last one, should there be several). */
+function revisionOf(entries: JournalEntry[]): { revision?: string; good?: boolean; revisionDetail?: string } {
+  const last = [...entries].reverse().find((e): e is Extract<JournalEntry, { type: 'revision' }> => e.type === 'revision');
+  return last ? { revision: last.revision, good: last.good, ...(last.detail ? { revisionDetail: last.detail } : {}) } : {};
 }
 
 export function listRuns(dir = defaultJournalDir()): RunSummary[] {
@@ -170,8 +239,18 @@ export function listRuns(dir = defaultJournalDir()): RunSummary[] {
         failedWrites: entries.filter((e) => e.type === 'write-failed').length,
         steps: start?.type === 'run-start' ? start.steps : [],
         file,
+        ...revisionOf(entries),
+        // Where and by whom, as the run-start entry recorded it (older journals lack some).
+        ...(start?.type === 'run-start'
+          ? Object.fromEntries(Object.entries({ account: start.account, region: start.region, cluster: start.cluster, caller: start.caller }).filter(([, v]) => v !== undefined))
+          : {}),
       };
     });
+}
+
+/** Every run `history` can see (all environments, or the override directory), oldest first. */
+export function listAllRuns(dirs: string[] = journalDirs()): RunSummary[] {
+  return dirs.flatMap((dir) => listRuns(dir)).sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0));
 }
 
 /** What one recorded run did: per step its `before` and the resources it provably created. */

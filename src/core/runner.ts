@@ -307,7 +307,7 @@ export async function runApply(plans: StepPlan[], options: ApplyOptions): Promis
           }
           journal.append({ type: 'step-done', at: new Date().toISOString(), step: step.id, outcome: report.status as 'applied' | 'in-sync' });
           const checks = report.findings.length ? `, ${summariseChecks(report.findings)}` : '';
-          task.title = `${step.section} ${step.title}: ${plan.actions.length ? `${plan.changes.length} change(s) applied` : 'up to date'}${checks}`;
+          task.title = `${step.section} ${step.title}: ${plan.actions.length ? `${plan.changes.length} change${plan.changes.length === 1 ? '' : 's'} applied` : 'up to date'}${checks}`;
           settle.get(step.id)!.resolve();
         } catch (error) {
           report.status = 'failed';

@@ -32,6 +32,8 @@ export interface SavedPlan {
   cluster: string;
   caller?: string;
   config: { file: string; hash: string };
+  /** A plan made by `deploy <ref> --out`: the image it deploys (`apply FILE` deploys it the same way). */
+  image?: string;
   steps: SavedStep[];
 }
 

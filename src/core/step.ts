@@ -10,6 +10,7 @@ export const STEP_IDS = [
   'iam',
   'task-definition',
   'load-balancer',
+  'deployment-alarms',
   'service',
   'ecs-scaling',
   'aurora-scaling',
@@ -25,6 +26,7 @@ export interface StepOutputs {
   iam: { executionRoleArn: string; taskRoleArn: string };
   'task-definition': { taskDefinitionArn: string; logGroupName: string };
   'load-balancer': { targetGroupArn: string; listenerArn: string };
+  'deployment-alarms': { alarmNames: string[] };
   service: { serviceArn: string; serviceName: string; deploymentId?: string };
   'ecs-scaling': { resourceId: string };
   'aurora-scaling': { resourceId: string };
@@ -95,6 +97,15 @@ export interface Finding {
   status: FindingStatus;
   resource: string;
   reason: string;
+  /** Control ids this finding evaluates or belongs to (src/checks/controls.ts), e.g. ['ECS.2', 'EC2.15']. */
+  controls?: string[];
+  /** Runbook section 3 items it implements, e.g. ['3.1']. */
+  checklist?: string[];
+  resourceArn?: string;
+  /** The value that decided it; never a secret value (environment variables by name only). */
+  observed?: unknown;
+  /** `$metadata.requestId` of the read that returned `observed`. */
+  requestId?: string;
 }
 
 /** Typed hand-over of outputs between steps. */

@@ -76,7 +76,7 @@ describe('bad input is refused before any AWS call', () => {
     ['an invalid Fargate cpu/memory pair', ['  memory: "2048"', '  memory: "2500"'], 'taskDefinition.memory: 2500 MiB is not a Fargate size for cpu 1024'],
     [
       'an SSL policy name with a typo',
-      ['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', 'sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-6'],
+      ['sslPolicy: ELBSecurityPolicy-TLS13-1-2-Res-2021-06', 'sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-6'],
       'loadBalancer.listener.sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-6" is not an ELBv2 predefined security policy: did you mean ELBSecurityPolicy-TLS13-1-2-2021-06?',
     ],
     ['two containers with the same name', ['    name: log_router', '    name: api-container'], 'taskDefinition.logRouter.name: is the same as taskDefinition.api.name'],

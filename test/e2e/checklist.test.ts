@@ -25,7 +25,7 @@ describe('the whole runbook and validate', () => {
     await env.fresh();
     const apply = await runCli([...env.args, '--json', 'apply', '--yes'], { env: env.env });
     expect(apply.code, apply.stderr).toBe(0);
-    expect(apply.json.steps).toHaveLength(10);
+    expect(apply.json.steps).toHaveLength(11); // the ten runbook sections and the deployment alarms
     expect(apply.json.findings.filter((f: FindingJson) => f.check === 'Scaling Ready').every((f: FindingJson) => f.status === 'OK')).toBe(true);
     expect(writesOf(apply.json)).not.toContain('cloudwatch:PutMetricData'); // 2.4 publishes no fake values
 

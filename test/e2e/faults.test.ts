@@ -487,6 +487,7 @@ const TARGETED: Array<{ target: string; operations: string[] }> = [
   { target: 'ecs:CreateService', operations: ['CreateService'] },
   { target: 'autoscaling:RegisterScalableTarget', operations: ['RegisterScalableTarget'] },
   { target: 'autoscaling:PutScalingPolicy', operations: ['PutScalingPolicy'] },
+  { target: 'cloudwatch:PutMetricAlarm', operations: ['PutMetricAlarm'] }, // idempotent: the SDK's retry puts the same alarm
 ];
 
 /** Every delete compensation may send, from the service back to the cluster. */
@@ -494,6 +495,7 @@ const COMPENSATION_DELETES = [
   'DeleteScalingPolicy',
   'DeregisterScalableTarget',
   'DeleteService',
+  'DeleteAlarms',
   'DeleteListener',
   'DeleteTargetGroup',
   'DeregisterTaskDefinition',

@@ -102,8 +102,8 @@ describe('section 1 against the emulator', () => {
       ]),
     );
     expect(fields).toHaveLength(3);
-    // The human plan names each field too.
-    const human = await runCli([...env.args, '--only', section1, 'plan'], { env: env.env });
+    // The human plan names each field too; --diff shows the policy document's lines.
+    const human = await runCli([...env.args, '--only', section1, 'plan', '--diff'], { env: env.env });
     expect(human.stdout).toMatch(/imageTagMutability: "MUTABLE" → "IMMUTABLE"/);
     expect(human.stdout).toMatch(/deregistration_delay\.timeout_seconds: "300" → "30"/);
     expect(human.stdout).toMatch(/- .*"Sid": "Backdoor"/);
@@ -123,7 +123,7 @@ describe('section 1 against the emulator', () => {
     const byHand = ['--config', 'config/production.yaml', '--endpoint-url', env.emulator.endpoint];
     const plan = await runCli([...byHand, 'plan'], { env: env.env });
     expect(plan.code, plan.stderr).toBe(4);
-    expect(plan.stdout).toContain('create ecs cluster fintech-prod-cluster');
+    expect(plan.stdout).toMatch(/^  \+ ecs cluster fintech-prod-cluster /m);
     const apply = await runCli([...byHand, '--only', 'cluster,ecr,iam', '--json', 'apply', '--yes'], { env: env.env });
     expect(apply.code, apply.stderr).toBe(0);
     expect(apply.json.steps.map((s: { status: string }) => s.status)).toEqual(['applied', 'applied', 'applied']);

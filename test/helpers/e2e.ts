@@ -1,11 +1,11 @@
 // End-to-end harness: one moto_server per test file on a free loopback port, reset and re-seeded
-// with the runbook's prerequisites before each test; the BUILT CLI (dist/) run as a child process.
+// with the runbook's prerequisites before each test; the BUILT CLI (dist/bundle/) run as a child process.
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
 import {
   createPrerequisites,
   emulatorEnv,
@@ -18,7 +18,8 @@ import {
 } from '../../scripts/emulator.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const cliPath = join(repoRoot, 'dist', 'src', 'cli.js');
+// The bundle `npm run build` makes (scripts/build.mjs) and package.json's `bin` names: what users run.
+export const cliPath = join(repoRoot, 'dist', 'bundle', 'fintech-runbook.js');
 
 export interface CliResult {
   code: number | null;
@@ -33,14 +34,37 @@ export interface RunOptions {
   /** Called with the child once it runs (e.g. to send SIGINT). */
   onSpawn?: (child: ReturnType<typeof spawn>) => void;
   timeoutMs?: number;
+  /** Working directory (default the repository): `history` from anywhere. */
+  cwd?: string;
+}
+
+let cliRuns = 0;
+
+/**
+ * Where this CLI run logs its AWS calls (FINTECH_RUNBOOK_CALL_LOG): a file of its own in the vitest
+ * run's call-log folder, named after the test file (test/helpers/call-log.ts; the IAM policy audit
+ * reads them all). None outside vitest's global setup.
+ */
+function callLogFile(): string | undefined {
+  const dir = inject('callLogDir');
+  if (!dir) return undefined;
+  const testFile = basename(expect.getState().testPath ?? 'unknown');
+  return join(dir, `${testFile}~${process.pid}-${++cliRuns}.jsonl`);
 }
 
 /** Run the built CLI with a clean environment: only what the test gives it (plus PATH/HOME). */
 export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  const callLog = callLogFile();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...options.env },
+      cwd: options.cwd ?? repoRoot,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        ...(callLog ? { FINTECH_RUNBOOK_CALL_LOG: callLog } : {}),
+        ...options.env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -13,6 +13,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { STSClient } from '@aws-sdk/client-sts';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
@@ -59,6 +60,7 @@ const clientClasses = {
   kms: KMSClient,
   rds: RDSClient,
   secrets: SecretsManagerClient,
+  ssm: SSMClient,
   sts: STSClient,
 };
 

@@ -69,7 +69,7 @@ describe('business-metrics step (2.4)', () => {
     it('uses config.metrics.recentMinutes and namespace', async () => {
       aws.cloudwatch.on(GetMetricStatisticsCommand).resolves({ Datapoints: [] });
       const config = testConfig();
-      const ctx = testContext({ config: { ...config, metrics: { namespace: 'FinTech/Staging', recentMinutes: 15 } } });
+      const ctx = testContext({ config: { ...config, metrics: { ...config.metrics, namespace: 'FinTech/Staging', recentMinutes: 15 } } });
       const findings = await businessMetricsStep.validate(ctx);
       expect(findings.every((f) => f.status === 'WARN' && f.reason === 'no data in the last 15 min')).toBe(true);
       const first = aws.cloudwatch.commandCalls(GetMetricStatisticsCommand)[0].args[0].input;

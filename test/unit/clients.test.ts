@@ -121,7 +121,7 @@ describe('createClients', () => {
   it('lists every client name without building any', () => {
     const clients = createClients({ region: 'us-east-1' });
     expect(Object.keys(clients).sort()).toEqual(
-      ['acm', 'autoscaling', 'cache', 'cloudwatch', 'counter', 'destroy', 'dynamodb', 'ec2', 'ecr', 'ecs', 'elbv2', 'iam', 'kms', 'lock', 'logs', 'rds', 'secrets', 'sts'].sort(),
+      ['acm', 'autoscaling', 'cache', 'cloudwatch', 'counter', 'destroy', 'dynamodb', 'ec2', 'ecr', 'ecs', 'elbv2', 'iam', 'kms', 'lock', 'logs', 'rds', 'requests', 'secrets', 'ssm', 'sts'].sort(),
     );
     expect(constructed).toEqual([]);
   });

@@ -447,18 +447,18 @@ describe('parseConfig: values AWS refuses mid-run (moto takes them), refused bef
   });
 
   it('an SSL policy name with a typo names the closest predefined policy', () => {
-    const text = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', 'sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-6']);
+    const text = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-Res-2021-06', 'sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-6']);
     expect(problemsOf(text)).toEqual([
       'loadBalancer.listener.sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-6" is not an ELBv2 predefined security policy: did you mean ELBSecurityPolicy-TLS13-1-2-2021-06?',
     ]);
-    const lower = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', 'sslPolicy: elbsecuritypolicy-tls-1-2-2017-01']);
+    const lower = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-Res-2021-06', 'sslPolicy: elbsecuritypolicy-tls-1-2-2017-01']);
     expect(problemsOf(lower)).toEqual([
       'loadBalancer.listener.sslPolicy: "elbsecuritypolicy-tls-1-2-2017-01" is not an ELBv2 predefined security policy: did you mean ELBSecurityPolicy-TLS-1-2-2017-01?',
     ]);
   });
 
   it('a name far from every predefined policy gets an example instead of a guess', () => {
-    const text = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', 'sslPolicy: my-custom-policy']);
+    const text = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-Res-2021-06', 'sslPolicy: my-custom-policy']);
     expect(problemsOf(text)).toEqual([
       'loadBalancer.listener.sslPolicy: "my-custom-policy" is not an ELBv2 predefined security policy (e.g. ELBSecurityPolicy-TLS13-1-2-2021-06; the list is in AWS\'s "Security policies for your Application Load Balancer")',
     ]);
@@ -467,7 +467,7 @@ describe('parseConfig: values AWS refuses mid-run (moto takes them), refused bef
   it.each(['ELBSecurityPolicy-TLS-1-2-2017-01', 'ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04', 'ELBSecurityPolicy-FS-1-2-Res-2020-10', 'ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09', 'ELBSecurityPolicy-2016-08'])(
     'the predefined policy %s is accepted',
     (policy) => {
-      const text = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', `sslPolicy: ${policy}`]);
+      const text = yamlWith(['sslPolicy: ELBSecurityPolicy-TLS13-1-2-Res-2021-06', `sslPolicy: ${policy}`]);
       expect(parseConfig(text, fixtureEnv, SOURCE).loadBalancer.listener.sslPolicy).toBe(policy);
     },
   );
@@ -489,7 +489,7 @@ describe('parseConfig: values AWS refuses mid-run (moto takes them), refused bef
   it('the four are reported at once, each on its own field', () => {
     const text = yamlWith(
       ['  cpu: "1024"\n  memory: "2048"', '  cpu: "512"\n  memory: "8192"'],
-      ['sslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06', 'sslPolicy: ELBSecurityPolicy-TLS13-1-2-2012-06'],
+      ['sslPolicy: ELBSecurityPolicy-TLS13-1-2-Res-2021-06', 'sslPolicy: ELBSecurityPolicy-TLS13-1-2-2012-06'],
       ['    name: log_router', '    name: api-container'],
       ['policyName: fintech-mem-scaling', 'policyName: fintech-cpu-scaling'],
     );

@@ -48,7 +48,7 @@ const runbookPolicyText = `{
     "rules": [
         {
             "rulePriority": 1,
-            "description": "Keep last 30 production images",
+            "description": "Keep the last 30 images tagged prod*",
             "selection": {
                 "tagStatus": "tagged",
                 "tagPrefixList": ["prod"],
@@ -277,7 +277,7 @@ describe('ecr step (1.2)', () => {
         resource: lifecycleResource,
         action: 'update',
         fields: [
-          { field: 'lifecyclePolicyText.rules.0.description', from: undefined, to: 'Keep last 30 production images' },
+          { field: 'lifecyclePolicyText.rules.0.description', from: undefined, to: 'Keep the last 30 images tagged prod*' },
           { field: 'lifecyclePolicyText.rules.0.selection.countNumber', from: 10, to: 30 },
           { field: 'lifecyclePolicyText.rules.0.selection.tagPrefixList', from: undefined, to: ['prod'] },
           { field: 'lifecyclePolicyText.rules.0.selection.tagStatus', from: 'any', to: 'tagged' },
@@ -561,10 +561,11 @@ describe('ecr step (1.2)', () => {
         ['ECR Repository', 'FAIL'],
       ]);
       expect(findings.map((f) => f.reason)).toEqual([
-        'repository fintech-api has image tag mutability MUTABLE, section 3.5 requires IMMUTABLE',
-        'repository fintech-api does not scan images on push; differs from the config: imageScanningConfiguration.scanOnPush is false, config wants true (run plan)',
-        'repository fintech-api has no lifecycle policy',
-        'repository fintech-api has a repository policy the runbook does not set (policyText): apply removes it (run plan)',
+        // The resource column names the repository: the reasons do not repeat it.
+        'image tag mutability MUTABLE, section 3.5 requires IMMUTABLE',
+        'does not scan images on push; differs from the config: imageScanningConfiguration.scanOnPush is false, config wants true (run plan)',
+        'does not exist: old images are never expired',
+        'set, though the runbook sets none (policyText): apply removes it (run plan)',
       ]);
     });
 
@@ -578,8 +579,8 @@ describe('ecr step (1.2)', () => {
     it('fails both checks when the repository does not exist', async () => {
       const findings = await ecrStep.validate(testContext());
       expect(findings.map((f) => [f.check, f.status, f.reason])).toEqual([
-        ['ECR Tag Mutability', 'FAIL', 'repository fintech-api does not exist'],
-        ['ECR Repository', 'FAIL', 'repository fintech-api does not exist'],
+        ['ECR Tag Mutability', 'FAIL', 'does not exist'],
+        ['ECR Repository', 'FAIL', 'does not exist'],
       ]);
     });
 

@@ -166,7 +166,7 @@ describe('journal file', () => {
 
   it('newRunId names the command and sorts by time', () => {
     const id = Journal.newRunId('apply');
-    expect(id).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-apply-\d+$/);
+    expect(id).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z-apply-\d+-[0-9a-f]{6}$/);
     expect(id).not.toMatch(/[:.]/); // a file name on every OS
   });
 });
@@ -220,6 +220,7 @@ describe('listRuns', () => {
         failedWrites: 1,
         steps: ['cluster', 'ecr'],
         file: join(dir, '2025-03-01T10-00-00-000Z-apply-100.jsonl'),
+        cluster: 'fintech-prod-cluster', // from run-start, for history's environment column
       },
       {
         runId: '2025-03-01T11-00-00-000Z-rollback-200',
@@ -230,6 +231,7 @@ describe('listRuns', () => {
         failedWrites: 0,
         steps: ['service'],
         file: join(dir, '2025-03-01T11-00-00-000Z-rollback-200.jsonl'),
+        cluster: 'fintech-prod-cluster', // from run-start, for history's environment column
       },
     ]);
   });

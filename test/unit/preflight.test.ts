@@ -9,15 +9,16 @@ import {
   type SecurityGroup,
   type Subnet,
 } from '@aws-sdk/client-ec2';
-import { DescribeLoadBalancersCommand, type LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeListenersCommand, DescribeLoadBalancersCommand, type Listener, type LoadBalancer } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeKeyCommand, type KeyMetadata } from '@aws-sdk/client-kms';
 import { DescribeDBClustersCommand } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runbook } from '../../steps/index.js';
-import { PreflightError } from '../../src/core/errors.js';
+import { controlById } from '../../src/checks/controls.js';
+import { PreflightError, UsageError } from '../../src/core/errors.js';
 import type { Step, StepContext, StepId } from '../../src/core/step.js';
-import { runPreflight } from '../../src/preflight.js';
+import { checkAcceptedControls, describeAccepted, runPreflight } from '../../src/preflight.js';
 import { awsError, fixtureEnv, mockAws, testContext, writeCalls, type AwsMocks } from '../helpers/mock-aws.js';
 
 const VPC = fixtureEnv.VPC_ID!;
@@ -57,10 +58,24 @@ const routeTables = (): RouteTable[] => [
   },
 ];
 
+/** Section 3.4 as it should be: the tasks admit 8080 from the ALB's group only; the ALB admits 443. */
 const securityGroups = (): SecurityGroup[] => [
-  { GroupId: ECS_SG, VpcId: VPC, GroupName: 'fintech-ecs' },
-  { GroupId: ALB_SG, VpcId: VPC, GroupName: 'fintech-alb' },
+  { GroupId: ECS_SG, VpcId: VPC, GroupName: 'fintech-ecs', IpPermissions: [{ IpProtocol: 'tcp', FromPort: 8080, ToPort: 8080, UserIdGroupPairs: [{ GroupId: ALB_SG }] }] },
+  { GroupId: ALB_SG, VpcId: VPC, GroupName: 'fintech-alb', IpPermissions: [{ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] },
 ];
+
+const LISTENER_ARN = `${fixtureEnv.ALB_ARN!.replace(':loadbalancer/', ':listener/')}/f2f7dc8efc522ab2`;
+/** The ALB's listeners: the runbook's HTTPS one (converged by apply, not judged here). */
+const listeners = (): Listener[] => [
+  { ListenerArn: LISTENER_ARN, Protocol: 'HTTPS', Port: 443, SslPolicy: 'ELBSecurityPolicy-TLS-1-2-2017-01', DefaultActions: [{ Type: 'forward', TargetGroupArn: 'tg' }] },
+];
+
+/** A control's preflight problem, as it is reported. */
+const controlProblem = (id: string, resource: string, reason: string) => {
+  const c = controlById(id)!;
+  const section = c.checklist.length ? `section ${c.checklist.join(', ')}` : c.source === 'security-hub' ? 'Security Hub' : 'runbook';
+  return `${id} ${resource}: ${reason} (${c.title}; ${section}; --accept ${id} records an exception)`;
+};
 
 const alb = (): LoadBalancer => ({
   LoadBalancerArn: fixtureEnv.ALB_ARN,
@@ -79,6 +94,7 @@ function healthy(aws: AwsMocks) {
   aws.ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: routeTables() });
   aws.ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: securityGroups() });
   aws.elbv2.on(DescribeLoadBalancersCommand).resolves({ LoadBalancers: [alb()] });
+  aws.elbv2.on(DescribeListenersCommand).resolves({ Listeners: listeners() });
   aws.acm.on(DescribeCertificateCommand).resolves({ Certificate: { CertificateArn: fixtureEnv.CERT_ARN, Status: 'ISSUED' } });
   aws.kms.on(DescribeKeyCommand).resolves({ KeyMetadata: key() });
   aws.secrets.on(DescribeSecretCommand).resolves({ ARN: fixtureEnv.DB_SECRET_ARN, Name: 'fintech/db-credentials' });
@@ -124,14 +140,19 @@ afterEach(() => {
 describe('runPreflight: all inputs fine', () => {
   it('resolves with read-only calls, each input looked up once', async () => {
     healthy(aws);
-    await expect(runPreflight(testContext(), byId(...INPUT_STEPS))).resolves.toBeUndefined();
+    const result = await runPreflight(testContext(), byId(...INPUT_STEPS));
+    expect(result.accepted).toEqual([]);
+    expect(result.controls.filter((c) => c.status === 'FAIL')).toEqual([]);
+    // The input controls were evaluated on the same reads (the per-run read cache).
+    expect(new Set(result.controls.map((c) => c.control))).toEqual(new Set(['EC2.15', 'RB.EC2.3', 'RB.EC2.1', 'RB.EC2.2', 'EC2.18', 'EC2.19', 'EC2.53', 'EC2.54', 'ELB.1', 'ELB.17']));
     expect(operations(aws).sort()).toEqual(
       [
         'acm:DescribeCertificate',
-        'ec2:DescribeRouteTables',
-        'ec2:DescribeSecurityGroups',
+        'ec2:DescribeRouteTables', // the subnets' check and RB.EC2.3: once
+        'ec2:DescribeSecurityGroups', // the groups' check and their rule controls: once
         'ec2:DescribeSubnets',
         'ec2:DescribeVpcs', // needed by load-balancer and service: once
+        'elbv2:DescribeListeners',
         'elbv2:DescribeLoadBalancers',
         'kms:DescribeKey',
         'secrets:DescribeSecret', // needed by iam and task-definition: once
@@ -158,7 +179,7 @@ describe('runPreflight: all inputs fine', () => {
       DBClusters: [{ DBClusterIdentifier: 'fintech-db-cluster', Engine: 'aurora-postgresql', Status: 'available', DBClusterMembers: [{ DBInstanceIdentifier: 'fintech-db-1', IsClusterWriter: true }] }],
     });
     aws.dynamodb.on(DescribeTableCommand).resolves({ Table: { TableName: 'FinTechTransactions', BillingModeSummary: { BillingMode: 'PROVISIONED' } } });
-    await expect(runPreflight(testContext(), runbook)).resolves.toBeUndefined();
+    await expect(runPreflight(testContext(), runbook)).resolves.toMatchObject({ accepted: [], unused: [] });
     expect(aws.rds.commandCalls(DescribeDBClustersCommand)).toHaveLength(1);
     expect(aws.dynamodb.commandCalls(DescribeTableCommand)).toHaveLength(1);
   });
@@ -180,7 +201,7 @@ describe('runPreflight: each problem names the input and what is wrong', () => {
 
   it('a subnet that assigns public IPs on launch', async () => {
     aws.ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [{ ...subnets()[0], MapPublicIpOnLaunch: true }, subnets()[1]] });
-    expect(await problems(all())).toEqual([`inputs.appSubnetIds: subnet ${SUB_A} assigns public IPs on launch (section 3.1 wants private subnets)`]);
+    expect(await problems(all())).toEqual([controlProblem('EC2.15', `subnet ${SUB_A}`, 'MapPublicIpOnLaunch is true: instances launched here get public IPs')]);
   });
 
   it('a subnet whose own route table routes 0.0.0.0/0 to an internet gateway', async () => {
@@ -193,14 +214,18 @@ describe('runPreflight: each problem names the input and what is wrong', () => {
       Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-0aaaaaaaaaaaaaaaa', State: 'active' }],
     });
     aws.ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: tables });
-    expect(await problems(all())).toEqual([`inputs.appSubnetIds: subnet ${SUB_B} routes to an internet gateway via rtb-public: it is public, not private`]);
+    expect(await problems(all())).toEqual([
+      controlProblem('RB.EC2.3', `subnet ${SUB_B}`, 'routes to an internet gateway via rtb-public (0.0.0.0/0 → igw-0aaaaaaaaaaaaaaaa): it is public, not private'),
+    ]);
   });
 
   it('a subnet without an explicit association uses the main table, which routes to an internet gateway', async () => {
     const tables = routeTables();
     tables[1].Associations = [{ SubnetId: SUB_B, RouteTableId: 'rtb-private' }];
     aws.ec2.on(DescribeRouteTablesCommand).resolves({ RouteTables: tables });
-    expect(await problems(all())).toEqual([`inputs.appSubnetIds: subnet ${SUB_A} routes to an internet gateway via rtb-main: it is public, not private`]);
+    expect(await problems(all())).toEqual([
+      controlProblem('RB.EC2.3', `subnet ${SUB_A}`, 'routes to an internet gateway via rtb-main (0.0.0.0/0 → igw-0123456789abcdef0): it is public, not private'),
+    ]);
   });
 
   it('a private main table and no explicit association is fine; so is a blackholed IGW route', async () => {
@@ -217,7 +242,7 @@ describe('runPreflight: each problem names the input and what is wrong', () => {
         },
       ],
     });
-    await expect(runPreflight(testContext(), all())).resolves.toBeUndefined();
+    await expect(runPreflight(testContext(), all())).resolves.toMatchObject({ accepted: [] });
   });
 
   it('both subnets in one availability zone', async () => {
@@ -310,8 +335,9 @@ describe('runPreflight: each problem names the input and what is wrong', () => {
       `inputs.vpcId: VPC ${VPC} not found`,
       `inputs.albSecurityGroupId: ${ALB_SG} is not attached to the ALB (it has none)`,
       'inputs.certificateArn: certificate is EXPIRED, not ISSUED',
-      `inputs.appSubnetIds: subnet ${SUB_A} routes to an internet gateway via rtb-main: it is public, not private`,
-      `inputs.appSubnetIds: subnet ${SUB_B} routes to an internet gateway via rtb-main: it is public, not private`,
+      // Privacy is a control (a FAIL --accept can waive); the security groups' rules, unreadable, are not repeated.
+      controlProblem('RB.EC2.3', `subnet ${SUB_A}`, 'routes to an internet gateway via rtb-main (0.0.0.0/0 → igw-0123456789abcdef0): it is public, not private'),
+      controlProblem('RB.EC2.3', `subnet ${SUB_B}`, 'routes to an internet gateway via rtb-main (0.0.0.0/0 → igw-0123456789abcdef0): it is public, not private'),
       'inputs.appSubnetIds: both subnets are in us-east-1b; the runbook wants two availability zones',
       `inputs.ecsSecurityGroupId/albSecurityGroupId: InvalidGroup.NotFound: The security group '${ECS_SG}' does not exist — request id req-sg-1`,
     ];
@@ -324,23 +350,23 @@ describe('runPreflight: only the inputs the selected steps need', () => {
   beforeEach(() => healthy(aws));
 
   it.each(['cluster', 'ecr'] as const)('[%s] makes no AWS call at all', async (id) => {
-    await expect(runPreflight(testContext(), byId(id))).resolves.toBeUndefined();
+    await expect(runPreflight(testContext(), byId(id))).resolves.toMatchObject({ accepted: [], controls: [] });
     expect(callCount(aws)).toBe(0);
   });
 
   it('no steps: nothing to check', async () => {
-    await expect(runPreflight(testContext(), [])).resolves.toBeUndefined();
+    await expect(runPreflight(testContext(), [])).resolves.toMatchObject({ accepted: [], controls: [] });
     expect(callCount(aws)).toBe(0);
   });
 
-  it('[load-balancer] checks the VPC, ALB and certificate, not the KMS key, secret, subnets or SGs', async () => {
+  it("[load-balancer] checks the VPC, ALB, certificate, the ALB's listeners and security groups, not the KMS key, secret or subnets", async () => {
     await runPreflight(testContext(), byId('load-balancer'));
-    expect(operations(aws).sort()).toEqual(['acm:DescribeCertificate', 'ec2:DescribeVpcs', 'elbv2:DescribeLoadBalancers']);
+    expect(operations(aws).sort()).toEqual(['acm:DescribeCertificate', 'ec2:DescribeSecurityGroups', 'ec2:DescribeVpcs', 'elbv2:DescribeListeners', 'elbv2:DescribeLoadBalancers']);
   });
 
   it('[load-balancer] is not failed by a broken KMS key it does not use', async () => {
     aws.kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { ...key(), Enabled: false, KeyState: 'Disabled' } });
-    await expect(runPreflight(testContext(), byId('load-balancer'))).resolves.toBeUndefined();
+    await expect(runPreflight(testContext(), byId('load-balancer'))).resolves.toMatchObject({ accepted: [] });
     await expect(runPreflight(testContext(), byId('task-definition'))).rejects.toThrow('inputs.logsKmsKeyArn: key is Disabled, not Enabled');
   });
 
@@ -377,7 +403,7 @@ describe("runPreflight: a step's own preflight hook", () => {
   it('an empty hook result and a step without a hook change nothing', async () => {
     const fake = { id: 'business-metrics', preflight: async () => [] } as unknown as Step;
     const plain = { id: 'ecs-scaling' } as unknown as Step;
-    await expect(runPreflight(testContext(), [fake, plain])).resolves.toBeUndefined();
+    await expect(runPreflight(testContext(), [fake, plain])).resolves.toMatchObject({ accepted: [], controls: [] });
     expect(callCount(aws)).toBe(0);
   });
 
@@ -403,5 +429,92 @@ describe("runPreflight: a step's own preflight hook", () => {
     expect(await problems(byId('aurora-scaling'))).toEqual([
       'aurora-scaling preflight: AccessDeniedException: not authorized to perform: rds:DescribeDBClusters — request id req-rds-9',
     ]);
+  });
+});
+
+describe('runPreflight: the section 3 checklist on inputs, as controls by id (issue 9)', () => {
+  beforeEach(() => healthy(aws));
+  const all = () => byId(...INPUT_STEPS);
+  const withRules = (id: string, extra: SecurityGroup['IpPermissions']) =>
+    aws.ec2.on(DescribeSecurityGroupsCommand).resolves({
+      SecurityGroups: securityGroups().map((g) => (g.GroupId === id ? { ...g, IpPermissions: [...(g.IpPermissions ?? []), ...(extra ?? [])] } : g)),
+    });
+  const world = (port: number) => ({ IpProtocol: 'tcp', FromPort: port, ToPort: port, IpRanges: [{ CidrIp: '0.0.0.0/0' }] });
+
+  it("8080 from 0.0.0.0/0 on the tasks' group stops apply naming the rule and every control it breaks", async () => {
+    withRules(ECS_SG, [world(8080)]);
+    const found = await problems(all());
+    const group = `security group ${ECS_SG} (the tasks')`;
+    expect(found).toEqual([
+      controlProblem('RB.EC2.1', group, `admits more than tcp 8080 from ${ALB_SG}: tcp 8080 from 0.0.0.0/0`),
+      controlProblem('EC2.18', group, 'admits 0.0.0.0/0 or ::/0 beyond tcp 80/443: tcp 8080 from 0.0.0.0/0'),
+      controlProblem('EC2.19', group, 'admits a high-risk port from 0.0.0.0/0 or ::/0: tcp 8080 from 0.0.0.0/0'),
+    ]);
+  });
+
+  it('--accept waives exactly those controls: the run goes on, the exceptions are returned for the journal and printed', async () => {
+    withRules(ECS_SG, [world(8080)]);
+    const result = await runPreflight(testContext(), all(), { accept: ['RB.EC2.1', 'EC2.18', 'EC2.19', 'EC2.53'] });
+    expect(result.accepted.map((a) => a.control)).toEqual(['RB.EC2.1', 'EC2.18', 'EC2.19']);
+    expect(result.accepted[0]).toEqual({ control: 'RB.EC2.1', resource: `security group ${ECS_SG} (the tasks')`, reason: `admits more than tcp 8080 from ${ALB_SG}: tcp 8080 from 0.0.0.0/0` });
+    expect(result.unused).toEqual(['EC2.53']);
+    expect(describeAccepted(result)).toEqual([
+      `Accepted exception (--accept RB.EC2.1): security group ${ECS_SG} (the tasks'): admits more than tcp 8080 from ${ALB_SG}: tcp 8080 from 0.0.0.0/0`,
+      `Accepted exception (--accept EC2.18): security group ${ECS_SG} (the tasks'): admits 0.0.0.0/0 or ::/0 beyond tcp 80/443: tcp 8080 from 0.0.0.0/0`,
+      `Accepted exception (--accept EC2.19): security group ${ECS_SG} (the tasks'): admits a high-risk port from 0.0.0.0/0 or ::/0: tcp 8080 from 0.0.0.0/0`,
+      '--accept EC2.53: the control passes, nothing to accept',
+    ]);
+    // Accepting one control leaves the others stopping the run.
+    await expect(runPreflight(testContext(), all(), { accept: ['RB.EC2.1'] })).rejects.toThrow(/EC2\.18 security group/);
+  });
+
+  it('--accept of an unknown control, or one not evaluated before apply, is a usage error (exit 2) before any AWS call', async () => {
+    for (const [id, why] of [
+      ['ECS.99', 'no such control'],
+      ['ECS.5', 'not evaluated before apply'],
+    ]) {
+      expect(() => checkAcceptedControls([id])).toThrow(UsageError);
+      expect(() => checkAcceptedControls([id])).toThrow(why);
+    }
+    await expect(runPreflight(testContext(), all(), { accept: ['ECS.5'] })).rejects.toThrow(UsageError);
+    expect(callCount(aws)).toBe(0);
+  });
+
+  it("the ALB's group: 22 from anywhere is EC2.53 and RB.EC2.2; 80 is RB.EC2.2 unless an HTTP:80 listener redirects to HTTPS", async () => {
+    withRules(ALB_SG, [world(80), world(22)]);
+    const group = `security group ${ALB_SG} (the ALB's)`;
+    const found = await problems(all());
+    expect(found).toContain(controlProblem('EC2.53', group, 'admits 22/3389 from 0.0.0.0/0: tcp 22 from 0.0.0.0/0'));
+    expect(found).toContain(controlProblem('RB.EC2.2', group, 'admits more than tcp 443 (80 only with an HTTP listener that redirects to HTTPS): tcp 80 from 0.0.0.0/0; tcp 22 from 0.0.0.0/0'));
+    // With a redirecting HTTP:80 listener, 80 is fine and only 22 remains.
+    aws.elbv2.on(DescribeListenersCommand).resolves({
+      Listeners: [...listeners(), { ListenerArn: 'http', Protocol: 'HTTP', Port: 80, DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }] }],
+    });
+    expect((await problems(all())).filter((p) => p.startsWith('RB.EC2.2'))).toEqual([
+      controlProblem('RB.EC2.2', group, 'admits more than tcp 443 and 80 (redirected): tcp 22 from 0.0.0.0/0'),
+    ]);
+  });
+
+  it('an HTTP listener that forwards fails ELB.1; another HTTPS listener with an old policy fails ELB.17; the runbook\'s own listener is converged by apply, not judged', async () => {
+    aws.elbv2.on(DescribeListenersCommand).resolves({
+      Listeners: [
+        ...listeners(),
+        { ListenerArn: 'http-arn', Protocol: 'HTTP', Port: 80, DefaultActions: [{ Type: 'forward', TargetGroupArn: 'tg' }] },
+        { ListenerArn: 'admin-arn', Protocol: 'HTTPS', Port: 8443, SslPolicy: 'ELBSecurityPolicy-2016-08', DefaultActions: [{ Type: 'forward', TargetGroupArn: 'tg' }] },
+      ],
+    });
+    expect(await problems(byId('load-balancer'))).toEqual([
+      controlProblem('ELB.1', 'load balancer fintech-prod-alb', 'listener HTTP:80 (http-arn) forward, not a redirect to HTTPS'),
+      controlProblem('ELB.17', 'listener HTTPS:8443 on fintech-prod-alb', 'SslPolicy ELBSecurityPolicy-2016-08 is not a recommended security policy'),
+    ]);
+  });
+
+  it('a control whose read is denied (every input fine otherwise) is FAIL "could not be evaluated" with the request id, never a pass', async () => {
+    aws.elbv2.on(DescribeListenersCommand).rejects(awsError('AccessDenied', 'not authorized to perform: elasticloadbalancing:DescribeListeners', 'req-lst-4'));
+    const found = await problems(byId('load-balancer'));
+    expect(found).toContain(
+      controlProblem('ELB.1', 'AWS::ElasticLoadBalancingV2::LoadBalancer', 'could not be evaluated: AccessDenied: not authorized to perform: elasticloadbalancing:DescribeListeners — request id req-lst-4'),
+    );
+    expect(found.some((p) => p.startsWith('ELB.17') && p.includes('req-lst-4'))).toBe(true);
   });
 });

@@ -22,6 +22,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createClients } from '../../src/aws/clients.js';
 import { describeDifference, parseTarget, rollbackCommand, RollbackRefused, type RollbackFlags } from '../../src/commands/rollback.js';
 import type { Session } from '../../src/commands/shared.js';
+import { mask, redact } from '../../steps/task-definition.js';
 import { ExitCode, InterruptedError, UsageError } from '../../src/core/errors.js';
 import { environmentLock, LockHeldError } from '../../src/core/lock.js';
 import { listRuns, readJournal } from '../../src/core/journal.js';
@@ -570,7 +571,8 @@ describe('describeDifference', () => {
       ],
     });
 
-    const lines = describeDifference(current, target);
+    // taskDefinition.showEnvironmentValues: true shows values; secrets stay names.
+    const lines = describeDifference(current, target, { secretNames: new Set(), showValues: true });
 
     expect(lines).toEqual([
       `  ~ api-container image: ${registry}/fintech-api:prod-1.4.2 → ${registry}/fintech-api:prod-1.4.1`,
@@ -584,6 +586,24 @@ describe('describeDifference', () => {
     expect(text).not.toContain('arn:aws:ssm');
     expect(text).not.toContain('password::');
     expect(text).not.toContain('valueFrom');
+  });
+
+  it('issue 9: by default values are masked; a secret-looking (or configured secret) name is shown by name only, never a value or its hash', () => {
+    const current = taskDefinition(7, 'a', {
+      containerDefinitions: [api('a', { environment: [{ name: 'ENV', value: 'production' }, { name: 'DB_PASSWORD', value: 'hunter2' }, { name: 'DB_USER', value: 'admin-x' }] }), logRouter],
+    });
+    const target = taskDefinition(6, 'a', {
+      containerDefinitions: [api('a', { environment: [{ name: 'ENV', value: 'staging' }, { name: 'AWS_ACCESS_KEY_ID', value: 'AKIAXXXX' }] }), logRouter],
+    });
+    const lines = describeDifference(current, target, { secretNames: new Set(['DB_USER']) });
+    expect(lines).toEqual([
+      `  ~ api-container env ENV: ${mask('production')} → ${mask('staging')}`,
+      '  ~ api-container env DB_PASSWORD: unset (secret-looking: value not shown)',
+      '  ~ api-container env DB_USER: unset (secret-looking: value not shown)',
+      '  ~ api-container env AWS_ACCESS_KEY_ID: set (secret-looking: value not shown)',
+    ]);
+    const text = lines.join('\n');
+    for (const value of ['production', 'staging', 'hunter2', 'admin-x', 'AKIAXXXX', redact('hunter2')]) expect(text).not.toContain(value);
   });
 
   it('names containers added and removed, and a cpu/memory change', () => {

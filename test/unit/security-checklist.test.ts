@@ -10,9 +10,15 @@ import {
 import { DescribeRepositoriesCommand } from '@aws-sdk/client-ecr';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, type ContainerDefinition, type Service, type TaskDefinition } from '@aws-sdk/client-ecs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CHECKLIST, securityChecklist } from '../../src/checks/security-checklist.js';
+import { CHECKLIST_CONTROLS, type ChecklistItem } from '../../src/checks/controls.js';
+import { checklistTitles, securityChecklist } from '../../src/checks/security-checklist.js';
 import type { Finding, FindingStatus } from '../../src/core/step.js';
-import { awsError, fixtureEnv, mockAws, testContext, writeCalls, type AwsMocks } from '../helpers/mock-aws.js';
+import { awsError, fixtureEnv, mockAws, testConfig, testContext, writeCalls, type AwsMocks } from '../helpers/mock-aws.js';
+
+// The titles follow the config (3.4 names its API port, 8080 in the runbook's).
+const CHECKLIST = checklistTitles(testConfig());
+/** Each item carries its number and the control ids that implement it (issue 9). */
+const tagged = (item: ChecklistItem) => ({ checklist: [item], controls: CHECKLIST_CONTROLS[item] });
 
 const VPC = fixtureEnv.VPC_ID!;
 const SUB_A = fixtureEnv.APP_SUB_A!;
@@ -210,6 +216,7 @@ describe('3.1 private subnets, no public IP', () => {
     aws.ecs.on(DescribeServicesCommand).resolves({ services: [svc] });
     const findings = await securityChecklist(testContext());
     expect(item(findings, 'isolation')).toEqual({
+      ...tagged('3.1'),
       check: CHECKLIST.isolation,
       status: 'FAIL',
       resource: SERVICE,
@@ -342,6 +349,7 @@ describe('3.3 log groups KMS-encrypted', () => {
     ]);
     const findings = await securityChecklist(testContext());
     expect(item(findings, 'logEncryption')).toEqual({
+      ...tagged('3.3'),
       check: CHECKLIST.logEncryption,
       status: 'FAIL',
       resource: LOG_GROUP,
@@ -402,7 +410,7 @@ describe('3.4 port 8080 only from the ALB SG', () => {
   it('OK: only tcp 8080 from the ALB SG', async () => {
     withIngress(fromAlb());
     const findings = await securityChecklist(testContext());
-    expect(item(findings, 'network')).toEqual({ check: CHECKLIST.network, status: 'OK', resource: SG, reason: `admits only tcp 8080 from ${ALB_SG}` });
+    expect(item(findings, 'network')).toEqual({ ...tagged('3.4'), check: CHECKLIST.network, status: 'OK', resource: SG, reason: `admits only tcp 8080 from ${ALB_SG}` });
     othersOk(findings);
   });
 
@@ -472,6 +480,7 @@ describe('3.5 ECR tags IMMUTABLE', () => {
     aws.ecr.on(DescribeRepositoriesCommand).resolves({ repositories: [{ repositoryName: 'fintech-api', imageTagMutability: 'MUTABLE' }] });
     const findings = await securityChecklist(testContext());
     expect(item(findings, 'immutability')).toEqual({
+      ...tagged('3.5'),
       check: CHECKLIST.immutability,
       status: 'FAIL',
       resource: REPO,

