@@ -246,7 +246,22 @@ const callKind = new AsyncLocalStorage<'read' | 'write'>();
  */
 export function kindAwareRetryStrategy(attempts: { reads: number; writes: number }) {
   const maxAttempts = async () => (callKind.getStore() === 'read' ? attempts.reads : attempts.writes);
-  return { strategy: new AdaptiveRetryStrategy(maxAttempts), maxAttempts };
+  return { strategy: failFastWhenRefused(new AdaptiveRetryStrategy(maxAttempts)), maxAttempts };
+}
+
+/**
+ * Nothing listens at the endpoint (a wrong --endpoint-url, an emulator that is down): one more try,
+ * then the operator hears it at once instead of after ten backed-off attempts. Throwing from the
+ * refresh makes the SDK's retry middleware give up with the original error.
+ */
+function failFastWhenRefused(inner: AdaptiveRetryStrategy): AdaptiveRetryStrategy {
+  const refresh = inner.refreshRetryTokenForRetry.bind(inner);
+  inner.refreshRetryTokenForRetry = async (token, errorInfo) => {
+    const code = (errorInfo.error as { code?: string } | undefined)?.code;
+    if (code === 'ECONNREFUSED' && token.getRetryCount() >= 1) throw errorInfo.error;
+    return refresh(token, errorInfo);
+  };
+  return inner;
 }
 
 /** Runs `call` as a call of that kind (what the middleware does for every command). */

@@ -389,3 +389,22 @@ describe('the per-run read cache', () => {
     ecs.restore();
   });
 });
+
+describe('nothing listening at the endpoint', () => {
+  it('a refused connection is tried twice, not ten times, and the error names the refusal', async () => {
+    const { createServer } = await import('node:net');
+    // A port that was free a moment ago: nothing listens there now.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const clients = createClients({ region: 'us-east-1', endpointUrl: `http://127.0.0.1:${port}` });
+    process.env.AWS_ACCESS_KEY_ID ??= 'testing';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
+    const { DescribeClustersCommand } = await import('@aws-sdk/client-ecs');
+    const error = (await clients.ecs.send(new DescribeClustersCommand({})).catch((e: unknown) => e)) as { code?: string; $metadata?: { attempts?: number } };
+    expect(error.code).toBe('ECONNREFUSED');
+    expect(error.$metadata?.attempts).toBe(2);
+    clients.destroy();
+  });
+});
