@@ -9,6 +9,7 @@ import { names, SECRET_LOOKING_NAME, type RunbookConfig } from '../config.js';
 import { describeAwsError, isAwsError } from '../core/errors.js';
 import { fail, ok, skip, type Finding, type StepContext } from '../core/step.js';
 import { subnetPrivacyProblems } from '../preflight.js';
+import { describeRule } from './controls/network.js';
 import { checklistControls } from './controls.js';
 
 /** The five items' titles, in the runbook's words; 3.4 names this config's API port (the runbook's is 8080). */
@@ -84,17 +85,6 @@ async function logEncryption(ctx: StepContext, { taskDefinition }: Running): Pro
         : fail(titles(ctx).logEncryption, resource, 'not encrypted with a KMS key');
     }),
   );
-}
-
-function describeRule(rule: IpPermission): string {
-  const ports = rule.IpProtocol === '-1' ? 'all traffic' : `${rule.IpProtocol} ${rule.FromPort}${rule.ToPort !== rule.FromPort ? `-${rule.ToPort}` : ''}`;
-  const sources = [
-    ...(rule.IpRanges ?? []).map((r) => r.CidrIp),
-    ...(rule.Ipv6Ranges ?? []).map((r) => r.CidrIpv6),
-    ...(rule.PrefixListIds ?? []).map((p) => p.PrefixListId),
-    ...(rule.UserIdGroupPairs ?? []).map((g) => g.GroupId),
-  ];
-  return `${ports} from ${sources.join(', ') || 'nothing'}`;
 }
 
 /** Ingress must be exactly: tcp <api port> from the ALB security group, and nothing else. */
