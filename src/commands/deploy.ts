@@ -9,13 +9,13 @@
 import { checkCallerIdentity } from '../aws/identity.js';
 import { names } from '../config.js';
 import { ExitCode, RunbookError, UsageError } from '../core/errors.js';
-import { defaultJournalDir, Journal } from '../core/journal.js';
+import { Journal } from '../core/journal.js';
 import { createContext, planReport, planSteps, runApply, type RunReport, type StepPlan } from '../core/runner.js';
 import { configHash, toSavedPlan, writePlanFile } from '../core/saved-plan.js';
 import { runPreflight } from '../preflight.js';
 import { ApprovalRequiredError } from './approve.js';
 import { changeControlJournal, checkChangeControl, deploySession } from './change-control.js';
-import { lockTimeoutMs, withWriteGuard } from './guard.js';
+import { lockTimeoutMs, openRunJournal, withWriteGuard } from './guard.js';
 import { recordRun } from './revisions.js';
 import { finishApply, renderPlan } from './run.js';
 import { confirm, printJson, renderCalls, requireConfirmationChannel, type Session } from './shared.js';
@@ -69,19 +69,10 @@ export async function deployCommand(parent: Session, reference: string, flags: D
         return ExitCode.ok;
       }
     }
-    const journal = new Journal(runId, defaultJournalDir(session.config));
-    journal.append({
-      type: 'run-start',
+    const journal = openRunJournal(session, identity, guard, {
       runId,
       command,
-      at: new Date().toISOString(),
-      config: session.options.config,
-      cluster: session.config.cluster.name,
       steps: session.steps.map((s) => s.id),
-      caller: identity.arn,
-      account: identity.account,
-      region: session.config.region,
-      ...guard,
       ...changeControlJournal(control, reference),
     });
     try {

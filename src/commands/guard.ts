@@ -4,7 +4,7 @@
 import { checkChangeFreeze } from '../aws/change-calendar.js';
 import { checkCallerIdentity, type CallerIdentity } from '../aws/identity.js';
 import { UsageError } from '../core/errors.js';
-import { defaultJournalDir } from '../core/journal.js';
+import { defaultJournalDir, Journal, type JournalEntry } from '../core/journal.js';
 import { environmentLock } from '../core/lock.js';
 import type { Session } from './shared.js';
 
@@ -50,4 +50,31 @@ export async function withWriteGuard<T>(
   } finally {
     await lock.release();
   }
+}
+
+type RunStart = Extract<JournalEntry, { type: 'run-start' }>;
+
+/**
+ * The journal of a writing run, opened with its header: who ran it (the checked identity), where,
+ * what, and what the guard decided. `header` adds the command's own fields.
+ */
+export function openRunJournal(
+  session: Session,
+  identity: CallerIdentity,
+  guard: GuardRecord,
+  header: Pick<RunStart, 'runId' | 'command' | 'steps'> & Partial<Omit<RunStart, 'type'>>,
+): Journal {
+  const journal = new Journal(header.runId, defaultJournalDir(session.config));
+  journal.append({
+    type: 'run-start',
+    at: new Date().toISOString(),
+    config: session.options.config,
+    cluster: session.config.cluster.name,
+    caller: identity.arn,
+    account: identity.account,
+    region: session.config.region,
+    ...guard,
+    ...header,
+  });
+  return journal;
 }

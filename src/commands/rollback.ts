@@ -14,7 +14,7 @@ import { ExitCode, InterruptedError, isAwsError, RunbookError, UsageError } from
 import { defaultJournalDir, Journal } from '../core/journal.js';
 import { callSummary, createContext } from '../core/runner.js';
 import type { StepContext } from '../core/step.js';
-import { lockTimeoutMs, withWriteGuard } from './guard.js';
+import { lockTimeoutMs, openRunJournal, withWriteGuard } from './guard.js';
 import { lastGood, lastRecord, recordRevision } from './revisions.js';
 import { confirm, printJson, renderFindings, requireConfirmationChannel, type Session } from './shared.js';
 
@@ -218,21 +218,8 @@ export async function rollbackCommand(session: Session, flags: RollbackFlags): P
     }
 
     // 3. The one write, journaled, then wait for that deployment by its id.
-    const journal = new Journal(runId, defaultJournalDir(session.config));
+    const journal = openRunJournal(session, identity, guard, { runId, command: `rollback --to ${targetRef}`, steps: ['service'] });
     journal.signal = ctx.signal; // a Ctrl-C during the checks above means no UpdateService
-    journal.append({
-      type: 'run-start',
-      runId: journal.runId,
-      command: `rollback --to ${targetRef}`,
-      at: new Date().toISOString(),
-      config: session.options.config,
-      cluster,
-      steps: ['service'],
-      caller: identity.arn,
-      account: identity.account,
-      region: session.config.region,
-      ...guard,
-    });
     try {
       // The same executor as apply: the journal names the operation from the command itself.
       const update: Action = {

@@ -5,12 +5,12 @@ import { checkCallerIdentity } from '../aws/identity.js';
 import { controlChecks } from '../checks/controls.js';
 import { securityChecklist } from '../checks/security-checklist.js';
 import { ExitCode } from '../core/errors.js';
-import { defaultJournalDir, Journal } from '../core/journal.js';
+import { Journal } from '../core/journal.js';
 import { createContext, planReport, planSteps, runApply, runValidate, type RunReport, type StepPlan } from '../core/runner.js';
 import { checkSavedPlan, configHash, readPlanFile, toSavedPlan, writePlanFile } from '../core/saved-plan.js';
 import { checkAcceptedControls, describeAccepted, runPreflight, type AcceptedException } from '../preflight.js';
 import { changeControlJournal, checkChangeControl, deploySession } from './change-control.js';
-import { lockTimeoutMs, withWriteGuard } from './guard.js';
+import { lockTimeoutMs, openRunJournal, withWriteGuard } from './guard.js';
 import { outputWidth, plural } from './layout.js';
 import { recordRun } from './revisions.js';
 import { nextCommands, renderFailures, renderPlan as planLines } from './report.js';
@@ -112,20 +112,11 @@ export async function applyCommand(session: Session, flags: ApplyFlags, planFile
         return ExitCode.ok;
       }
     }
-    const journal = new Journal(runId, defaultJournalDir(session.config));
-    journal.append({
-      type: 'run-start',
+    const journal = openRunJournal(session, identity, guard, {
       runId,
       command: 'apply',
-      at: new Date().toISOString(),
-      config: session.options.config,
-      cluster: session.config.cluster.name,
       steps: session.steps.map((s) => s.id),
-      caller: identity.arn,
-      account: identity.account,
-      region: session.config.region,
       ...(saved ? { planFile, planHash: saved.hash } : {}),
-      ...guard,
       ...changeControlJournal(control, saved?.plan.image),
       ...(accepted.length ? { accepted } : {}),
     });

@@ -5,7 +5,7 @@ import { ExitCode, HalfAppliedError, UsageError } from '../core/errors.js';
 import { defaultJournalDir, findRun, Journal, readRun } from '../core/journal.js';
 import { callSummary, compensate, createContext, type StepPlan } from '../core/runner.js';
 import type { Observed } from '../core/step.js';
-import { lockTimeoutMs, withWriteGuard } from './guard.js';
+import { lockTimeoutMs, openRunJournal, withWriteGuard } from './guard.js';
 import { confirm, printJson, renderChange, requireConfirmationChannel, type Session } from './shared.js';
 
 export async function undoCommand(session: Session, runId: string, flags: { yes?: boolean; lockTimeout?: string; emergency?: boolean }): Promise<number> {
@@ -42,21 +42,8 @@ export async function undoCommand(session: Session, runId: string, flags: { yes?
       out.write('Not undone.\n');
       return ExitCode.ok;
     }
-    const journal = new Journal(undoRunId, defaultJournalDir(session.config));
+    const journal = openRunJournal(session, identity, guard, { runId: undoRunId, command: `undo ${runId}`, steps: touched.map((t) => t.step.id) });
     journal.signal = ctx.signal;
-    journal.append({
-      type: 'run-start',
-      runId: undoRunId,
-      command: `undo ${runId}`,
-      at: new Date().toISOString(),
-      config: session.options.config,
-      cluster: session.config.cluster.name,
-      steps: touched.map((t) => t.step.id),
-      caller: identity.arn,
-      account: identity.account,
-      region: session.config.region,
-      ...guard,
-    });
     try {
       const result = await compensate(ctx, touched, { journal, humanStream: out, created: (step) => record.created.get(step) ?? new Set() });
       const ok = result.needsPerson.length === 0;
