@@ -250,15 +250,19 @@ export function kindAwareRetryStrategy(attempts: { reads: number; writes: number
 }
 
 /**
- * Nothing listens at the endpoint (a wrong --endpoint-url, an emulator that is down): one more try,
- * then the operator hears it at once instead of after ten backed-off attempts. Throwing from the
- * refresh makes the SDK's retry middleware give up with the original error.
+ * Two answers no backoff will change, given one more try each, then reported at once instead of
+ * after ten backed-off attempts: nothing listens at the endpoint (a wrong --endpoint-url, an
+ * emulator that is down), and an HTTP 5xx whose body is no AWS error document (AWS always sends
+ * one; moto answers so for an operation it does not implement). Throwing from the refresh makes
+ * the SDK's retry middleware give up with the original error.
  */
 function failFastWhenRefused(inner: AdaptiveRetryStrategy): AdaptiveRetryStrategy {
   const refresh = inner.refreshRetryTokenForRetry.bind(inner);
   inner.refreshRetryTokenForRetry = async (token, errorInfo) => {
-    const code = (errorInfo.error as { code?: string } | undefined)?.code;
-    if (code === 'ECONNREFUSED' && token.getRetryCount() >= 1) throw errorInfo.error;
+    const error = errorInfo.error as { code?: string; name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+    const refused = error?.code === 'ECONNREFUSED';
+    const notAws = error?.name === 'SyntaxError' && (error.$metadata?.httpStatusCode ?? 0) >= 500;
+    if ((refused || notAws) && token.getRetryCount() >= 1) throw errorInfo.error;
     return refresh(token, errorInfo);
   };
   return inner;

@@ -408,3 +408,26 @@ describe('nothing listening at the endpoint', () => {
     clients.destroy();
   });
 });
+
+describe('an HTTP 5xx without an AWS error document', () => {
+  it('is tried twice, not ten times (AWS always sends one; an emulator without the operation does not)', async () => {
+    const { createServer } = await import('node:http');
+    let requests = 0;
+    const server = createServer((_req, res) => {
+      requests++;
+      res.writeHead(500, { 'content-type': 'text/html' });
+      res.end('<html>not implemented</html>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    process.env.AWS_ACCESS_KEY_ID ??= 'testing';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
+    const clients = createClients({ region: 'us-east-1', endpointUrl: `http://127.0.0.1:${port}` });
+    const { DescribeScalingActivitiesCommand } = await import('@aws-sdk/client-application-auto-scaling');
+    const error = await clients.autoscaling.send(new DescribeScalingActivitiesCommand({ ServiceNamespace: 'ecs' })).catch((e: unknown) => e);
+    server.close();
+    clients.destroy();
+    expect((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(500);
+    expect(requests).toBe(2);
+  });
+});
