@@ -5,7 +5,7 @@
 // test/helpers/fault-proxy.ts is the model; this one injects no faults and only targets loopback.
 import { createHash } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { listenOnLoopback } from './loopback-server.js';
 
 export interface ProxiedRequest {
   /** The SigV4 signing name (ecs, ecr, iam, elasticloadbalancing, ...). */
@@ -60,7 +60,6 @@ export async function startLatencyProxy(options: { target: string; latencyMs: nu
   let latency = options.latencyMs;
   let log: ProxiedRequest[] = [];
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const sockets = new Set<Socket>();
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -87,16 +86,7 @@ export async function startLatencyProxy(options: { target: string; latencyMs: nu
       upstream.end(body);
     })();
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const { port, close } = await listenOnLoopback(server, agent);
   return {
     url: `http://127.0.0.1:${port}`,
     setLatency(ms: number) {
@@ -107,13 +97,7 @@ export async function startLatencyProxy(options: { target: string; latencyMs: nu
       log = [];
       return taken;
     },
-    close() {
-      return new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        agent.destroy();
-        server.close(() => resolve());
-      });
-    },
+    close,
   };
 }
 

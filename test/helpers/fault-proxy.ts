@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { listenOnLoopback } from '../../scripts/loopback-server.js';
 
 export type FaultKind = 'throttle' | 'error500' | 'error503' | 'reset' | 'lostReply';
 export const ALL_FAULT_KINDS: readonly FaultKind[] = ['throttle', 'error500', 'error503', 'reset', 'lostReply'];
@@ -238,7 +239,6 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const started = Date.now();
   const records: RequestRecord[] = [];
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
-  const sockets = new Set<Socket>();
   let controlRequests = 0;
 
   const forward = (req: IncomingMessage, body: Buffer): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> =>
@@ -317,16 +317,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       res.end(`fault proxy: ${error.message}`);
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const { port, close } = await listenOnLoopback(server, agent);
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -351,12 +342,6 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     setRate(next: number) {
       rate = checkRate(next);
     },
-    close() {
-      return new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        agent.destroy();
-        server.close(() => resolve());
-      });
-    },
+    close,
   };
 }
