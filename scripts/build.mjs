@@ -1,14 +1,17 @@
 // `npm run build`, with esbuild:
-//  1. the CLI as one ESM bundle in dist/bundle/ — the `bin`, dist/bundle/fintech-runbook.js, and
-//     its chunks — so Node neither detects module formats nor lexes the AWS SDK's CommonJS at
-//     start-up. Code splitting keeps each lazily imported command (src/cli.ts `commands`) in its
-//     own chunk: `--help` loads only the CLI's chunks, no AWS SDK (test/e2e/bundle.test.ts).
+//  1. the CLI as one ESM bundle in dist/bundle/ — cli.mjs and its chunks — so Node neither detects
+//     module formats nor lexes the AWS SDK's CommonJS at start-up. Code splitting keeps each lazily
+//     imported command (src/cli.ts `commands`) in its own chunk: a command loads only what it
+//     uses (test/e2e/bundle.test.ts). The `bin`, dist/bundle/fintech-runbook.js, is src/bin.cjs
+//     with every command's --help text written in (captured from the bundle just built): help
+//     prints without loading the CLI at all.
 //  2. src/, steps/ and scripts/ transpiled file by file into dist/ (what `tsc` used to emit): the
 //     demo, bench and emulator scripts run from there, and a few e2e tests import those modules.
 // Type-checking stays with tsc: `npm run typecheck`, and `npm test` runs it before vitest.
 import { build } from 'esbuild';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const bundleDir = 'dist/bundle';
 
@@ -60,7 +63,9 @@ async function pruneStaleChunks(keep) {
 export async function buildCli() {
   const entry = 'fintech-runbook.js';
   const result = await build({
-    entryPoints: { 'fintech-runbook': 'src/bin.ts' },
+    entryPoints: { cli: 'src/cli.ts' },
+    // .mjs: dist/bundle/package.json makes its .js files (the bin) CommonJS.
+    outExtension: { '.js': '.mjs' },
     outdir: bundleDir,
     write: false,
     bundle: true,
@@ -89,10 +94,21 @@ export async function buildCli() {
     logLevel: 'warning',
     legalComments: 'none',
   });
-  const meta = { path: join(process.cwd(), bundleDir, 'meta.json'), contents: Buffer.from(JSON.stringify(result.metafile)) };
-  await writeAtomically([...result.outputFiles, meta], entry);
+  const file = (name, contents) => ({ path: join(process.cwd(), bundleDir, name), contents: Buffer.from(contents) });
+  const meta = file('meta.json', JSON.stringify(result.metafile));
+  const scope = file('package.json', `${JSON.stringify({ type: 'commonjs', description: 'the bin (fintech-runbook.js) is CommonJS; the bundle is .mjs' }, null, 2)}\n`);
+  await writeAtomically([...result.outputFiles, meta, scope], 'cli.mjs');
+  await writeAtomically([file(entry, await binWithHelp())], entry);
   await pruneStaleChunks(new Set(result.outputFiles.map((f) => relative(process.cwd(), f.path))));
   return result;
+}
+
+/** src/bin.cjs with the help texts of the CLI just built (its helpTexts(), src/cli.ts) written in. */
+async function binWithHelp() {
+  const cli = await import(`${pathToFileURL(resolve(bundleDir, 'cli.mjs')).href}?build=${Date.now()}`);
+  const template = await readFile('src/bin.cjs', 'utf8');
+  if (!template.includes('/* HELP_TEXTS */ {}')) throw new Error('src/bin.cjs: the HELP_TEXTS placeholder is missing');
+  return template.replace('/* HELP_TEXTS */ {}', () => JSON.stringify(cli.helpTexts()));
 }
 
 async function sources(dir) {

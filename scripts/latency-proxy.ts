@@ -15,11 +15,16 @@ export interface ProxiedRequest {
   read: boolean;
   /** sha256 of the body: the same operation with the same body is the same read. */
   bodyHash: string;
+  /** When the request arrived and when its answer was sent, ms since the proxy started (a timeline). */
+  startMs: number;
+  endMs?: number;
 }
 
 export interface LatencyProxy {
   url: string;
   setLatency(ms: number): void;
+  /** The proxy's clock (ms since it started): what startMs and endMs are measured on. */
+  now(): number;
   /** The requests since the last call (the log starts empty again). */
   takeLog(): ProxiedRequest[];
   close(): Promise<void>;
@@ -32,7 +37,7 @@ function header(headers: IncomingHttpHeaders, name: string): string {
   return (Array.isArray(value) ? value[0] : value) ?? '';
 }
 
-function classify(headers: IncomingHttpHeaders, body: Buffer): Omit<ProxiedRequest, 'bodyHash'> {
+function classify(headers: IncomingHttpHeaders, body: Buffer): Omit<ProxiedRequest, 'bodyHash' | 'startMs' | 'endMs'> {
   const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(header(headers, 'authorization'))?.[1] ?? '';
   const target = header(headers, 'x-amz-target');
   const operation = target
@@ -58,14 +63,18 @@ export async function startLatencyProxy(options: { target: string; latencyMs: nu
   const target = new URL(options.target);
   if (!['127.0.0.1', 'localhost'].includes(target.hostname)) throw new Error(`latency proxy: target must be on loopback, got ${options.target}`);
   let latency = options.latencyMs;
+  const origin = performance.now();
+  const now = () => performance.now() - origin;
   let log: ProxiedRequest[] = [];
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
   const server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
+      let entry: ProxiedRequest | undefined;
       if (!(req.url ?? '').startsWith('/moto-api')) {
-        log.push({ ...classify(req.headers, body), bodyHash: createHash('sha256').update(body).digest('hex') });
+        entry = { ...classify(req.headers, body), bodyHash: createHash('sha256').update(body).digest('hex'), startMs: now() };
+        log.push(entry);
       }
       if (latency > 0) await new Promise((r) => setTimeout(r, latency));
       const headers: Record<string, string | string[]> = {};
@@ -78,6 +87,7 @@ export async function startLatencyProxy(options: { target: string; latencyMs: nu
         out['content-length'] = String(answer.length);
         res.writeHead(reply.statusCode ?? 502, out);
         res.end(answer);
+        if (entry) entry.endMs = now();
       });
       upstream.on('error', (error) => {
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
@@ -92,6 +102,7 @@ export async function startLatencyProxy(options: { target: string; latencyMs: nu
     setLatency(ms: number) {
       latency = ms;
     },
+    now,
     takeLog() {
       const taken = log;
       log = [];

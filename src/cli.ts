@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // fintech-runbook: executes the AWS Compute & Containers runbook. One top-level error handler
 // maps typed errors to exit codes (README "Exit codes").
 import { Command, CommanderError, Option } from 'commander';
@@ -81,7 +80,9 @@ export function buildProgram(): Command {
     .option('--poll-interval <seconds>', 'seconds between polls while waiting for deployments', '5')
     .showHelpAfterError('(run with --help for usage)')
     // Every subcommand's --help lists the global options too (they go before the subcommand).
-    .configureHelp({ showGlobalOptions: true })
+    // A fixed width: help reads the same in any terminal, and the bin can print it without loading
+    // the CLI (src/bin.cjs, helpTexts below).
+    .configureHelp({ showGlobalOptions: true, helpWidth: 80 })
     .addHelpText('after', programHelpText())
     .exitOverride();
 
@@ -288,7 +289,29 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then((code) => {
-  // Exit once stdout is flushed: idle keep-alive sockets of the SDK must not hold the process.
-  process.stdout.write('', () => process.exit(code));
-});
+/** What the bin runs (src/bin.cjs): the command, then exit once stdout is flushed. */
+export function runCli(argv: string[]): Promise<void> {
+  return main(argv).then((code) => {
+    // Exit once stdout is flushed: idle keep-alive sockets of the SDK must not hold the process.
+    process.stdout.write('', () => process.exit(code));
+  });
+}
+
+/**
+ * Every command's `--help` (and `-h`) text, and `--version`'s, keyed by the arguments that print
+ * it (`apply --help`): what commander prints for them, captured at build time into the bin.
+ */
+export function helpTexts(): Record<string, string> {
+  const program = buildProgram();
+  const texts: Record<string, string> = {};
+  const visit = (command: Command, path: string[]) => {
+    let text = '';
+    command.configureOutput({ writeOut: (s) => (text += s), writeErr: (s) => (text += s) });
+    command.outputHelp();
+    for (const flag of ['--help', '-h']) texts[[...path, flag].join(' ')] = text;
+    for (const sub of command.commands) visit(sub, [...path, sub.name()]);
+  };
+  visit(program, []);
+  texts['--version'] = texts['-V'] = `${program.version()}\n`;
+  return texts;
+}

@@ -8,7 +8,6 @@ import { DescribeRouteTablesCommand, DescribeSecurityGroupsCommand, DescribeSubn
 import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { observing } from './aws/clients.js';
 import { CONTROL_DEFINITIONS, controlById, evaluateControls, INPUT_CONTROL_IDS, type ControlResult } from './checks/controls.js';
 import { routesToInternet } from './checks/controls/network.js';
 import { describeAwsError, UsageError } from './core/errors.js';
@@ -187,15 +186,13 @@ export async function runPreflight(ctx: StepContext, steps: Step[], options: { a
   const checks = new Set(steps.flatMap((step) => checksByStep[step.id] ?? []));
   const ids = steps.map((s) => s.id);
   // One read per input for the input checks and the controls together (the per-run read cache).
-  const [results, controls] = await observing(ctx.clients, () =>
+  const [results, controls] = await Promise.all([
     Promise.all([
-      Promise.all([
-        ...[...checks].map((check) => check(ctx)),
-        ...steps.map((step) => (step.preflight ? attempt(`${step.id} preflight`, () => step.preflight!(ctx)) : Promise.resolve([]))),
-      ]),
-      evaluateControls(ctx, { mode: 'preflight', steps: ids }),
+      ...[...checks].map((check) => check(ctx)),
+      ...steps.map((step) => (step.preflight ? attempt(`${step.id} preflight`, () => step.preflight!(ctx)) : Promise.resolve([]))),
     ]),
-  );
+    evaluateControls(ctx, { mode: 'preflight', steps: ids }),
+  ]);
   const inputProblems = results.flat();
   // A broken input (missing, unreadable) is one problem naming its field: the controls that could
   // not read it do not repeat it. With every input fine, "could not be evaluated" is a problem.

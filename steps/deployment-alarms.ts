@@ -139,6 +139,7 @@ function alarmResources(ctx: StepContext, observed: Observed): ResourceDef<Alarm
     const name = names[i];
     return {
       id: `alarm:${name}`,
+      after: [], // each alarm is one PutMetricAlarm of its own: all of them side by side
       name: `cloudwatch alarm ${name}`,
       desired: desiredAlarm(config, key, name, targetGroupArn),
       observed: observed[`alarm:${name}`] as AlarmDoc | undefined,
@@ -164,17 +165,16 @@ async function observe(ctx: StepContext): Promise<Observed> {
   const names = deploymentAlarmNames(ctx.config);
   if (!names.length) return {};
   const { MetricAlarms = [] } = await ctx.clients.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: names, AlarmTypes: ['MetricAlarm'] }));
-  const observed: Observed = {};
-  for (const name of names) {
-    const alarm = MetricAlarms.find((a) => a.AlarmName === name);
-    if (!alarm) {
-      observed[`alarm:${name}`] = undefined;
-      continue;
-    }
-    const { Tags } = await ctx.clients.cloudwatch.send(new ListTagsForResourceCommand({ ResourceARN: alarm.AlarmArn }));
-    observed[`alarm:${name}`] = alarmDoc(alarm, managedTags(Tags, ctx.config.tags));
-  }
-  return observed;
+  // Each alarm's tags are one call: all of them together.
+  const docs = await Promise.all(
+    names.map(async (name) => {
+      const alarm = MetricAlarms.find((a) => a.AlarmName === name);
+      if (!alarm) return [`alarm:${name}`, undefined] as const;
+      const { Tags } = await ctx.clients.cloudwatch.send(new ListTagsForResourceCommand({ ResourceARN: alarm.AlarmArn }));
+      return [`alarm:${name}`, alarmDoc(alarm, managedTags(Tags, ctx.config.tags))] as const;
+    }),
+  );
+  return Object.fromEntries(docs) as Observed;
 }
 
 /**

@@ -194,6 +194,7 @@ function lifecyclePolicyResource(ctx: StepContext, observed: Observed): Resource
     act('ecr', 'DeleteLifecyclePolicy', { repositoryName }, { goneErrors: ['LifecyclePolicyNotFoundException', 'RepositoryNotFoundException'] });
   return {
     id: 'lifecycle-policy',
+    after: ['repository'],
     name,
     desired: { repositoryName: repositoryName(ctx), lifecyclePolicyText: desiredLifecyclePolicy(ctx.config) },
     observed: observed['lifecycle-policy'] as LifecyclePolicyDoc | undefined,
@@ -215,6 +216,7 @@ function repositoryPolicyResource(ctx: StepContext, observed: Observed): Resourc
   const set = (d: RepositoryPolicyDoc) => act('ecr', 'SetRepositoryPolicy', { repositoryName: d.repositoryName, policyText: asText(d.policyText) });
   return {
     id: 'repository-policy',
+    after: ['repository'], // not the lifecycle policy: the two policies go out side by side
     name,
     // The runbook sets none: a policy that appeared out of band (cross-account pulls, pushes) is drift.
     desired: { repositoryName: repositoryName(ctx) },

@@ -166,6 +166,7 @@ function roleResource(ctx: StepContext, key: RoleKey, observed: Observed): Resou
   return {
     id,
     name: label,
+    after: [], // the two roles are independent: created side by side
     desired: desiredRole(ctx, key, seen),
     observed: seen,
     ignore: ROLE_IGNORE,
@@ -248,18 +249,27 @@ async function observeRole(ctx: StepContext, name: string): Promise<RoleDoc | un
   const role = await getRole(ctx, name);
   if (!role) return undefined;
   const client = { client: ctx.clients.iam };
-  const inlineNames: string[] = [];
-  for await (const page of paginateListRolePolicies(client, { RoleName: name })) inlineNames.push(...(page.PolicyNames ?? []));
-  const inlinePolicies: Record<string, unknown> = {};
-  for (const policy of inlineNames.sort()) {
-    const { PolicyDocument } = await ctx.clients.iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policy }));
-    inlinePolicies[policy] = parsePolicyDocument(PolicyDocument);
-  }
-  const attached: string[] = [];
-  // moto attaches AWS managed policies (arn:aws:iam::aws:policy/…) only when started with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
-  for await (const page of paginateListAttachedRolePolicies(client, { RoleName: name })) {
-    attached.push(...(page.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? ''));
-  }
+  // Independent reads go out together: the inline policies (names, then documents) and the attached list.
+  const inline = async () => {
+    const inlineNames: string[] = [];
+    for await (const page of paginateListRolePolicies(client, { RoleName: name })) inlineNames.push(...(page.PolicyNames ?? []));
+    const documents = await Promise.all(
+      inlineNames.sort().map(async (policy) => {
+        const { PolicyDocument } = await ctx.clients.iam.send(new GetRolePolicyCommand({ RoleName: name, PolicyName: policy }));
+        return [policy, parsePolicyDocument(PolicyDocument)] as const;
+      }),
+    );
+    return Object.fromEntries(documents) as Record<string, unknown>;
+  };
+  const attachedPolicies = async () => {
+    const attached: string[] = [];
+    // moto attaches AWS managed policies (arn:aws:iam::aws:policy/…) only when started with MOTO_IAM_LOAD_MANAGED_POLICIES=true.
+    for await (const page of paginateListAttachedRolePolicies(client, { RoleName: name })) {
+      attached.push(...(page.AttachedPolicies ?? []).map((p) => p.PolicyArn ?? ''));
+    }
+    return attached;
+  };
+  const [inlinePolicies, attached] = await Promise.all([inline(), attachedPolicies()]);
   return roleDoc(role, inlinePolicies, attached, ctx.config.tags);
 }
 

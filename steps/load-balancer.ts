@@ -268,24 +268,24 @@ const onlyTo = (listener: Doc[] | undefined, wanted: Doc[] | undefined) => {
 };
 
 async function observe(ctx: StepContext): Promise<Observed> {
-  const targetGroup = await describeTargetGroup(ctx);
-  const onPort = await listenersOnPort(ctx);
+  const [targetGroup, onPort] = await Promise.all([describeTargetGroup(ctx), listenersOnPort(ctx)]);
   // Ours is the one that forwards only to our target group; otherwise the first, to be refused.
   const ours = targetGroup && onPort.find((l) => onlyTo(normaliseActions(l.DefaultActions), [{ Type: 'forward', TargetGroupArn: targetGroup.TargetGroupArn }]));
   const listener = ours ?? onPort[0];
   const arns = [targetGroup?.TargetGroupArn, listener?.ListenerArn].filter((arn): arn is string => Boolean(arn));
-  const tags = new Map<string, TagMap>();
-  if (arns.length) {
-    const { TagDescriptions } = await ctx.clients.elbv2.send(new DescribeTagsCommand({ ResourceArns: arns }));
-    for (const d of TagDescriptions ?? []) tags.set(d.ResourceArn ?? '', managedTags(d.Tags, ctx.config.tags));
-  }
-  const attributes = targetGroup
-    ? (await ctx.clients.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroup.TargetGroupArn }))).Attributes
-    : undefined;
+  // Tags, attributes and certificates depend only on the two ARNs: one round, not three.
+  const [tagDescriptions, attributes, certificates] = await Promise.all([
+    arns.length ? ctx.clients.elbv2.send(new DescribeTagsCommand({ ResourceArns: arns })).then((r) => r.TagDescriptions ?? []) : [],
+    targetGroup
+      ? ctx.clients.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroup.TargetGroupArn })).then((r) => r.Attributes)
+      : undefined,
+    listener ? listenerCertificates(ctx, listener.ListenerArn!) : [],
+  ]);
+  const tags = new Map<string, TagMap>(tagDescriptions.map((d) => [d.ResourceArn ?? '', managedTags(d.Tags, ctx.config.tags)]));
   const others = onPort.filter((l) => l !== listener).map((l) => l.ListenerArn ?? '');
   return {
     'target-group': targetGroup && targetGroupDoc(targetGroup, attributes, tags.get(targetGroup.TargetGroupArn!) ?? {}),
-    listener: listener && listenerDoc(listener, await listenerCertificates(ctx, listener.ListenerArn!), tags.get(listener.ListenerArn!) ?? {}, others),
+    listener: listener && listenerDoc(listener, certificates, tags.get(listener.ListenerArn!) ?? {}, others),
   };
 }
 

@@ -338,9 +338,12 @@ async function observeLogGroup(ctx: StepContext): Promise<LogGroupDoc | undefine
  */
 async function observe(ctx: StepContext): Promise<Observed> {
   const config = ctx.config;
-  const logGroup = await observeLogGroup(ctx);
-  const latest = await describeLatestActive(ctx);
-  const service = await describeService(ctx.clients.ecs, config.cluster.name, config.service.name);
+  // Independent reads together; the service's own revision only when it is not the latest.
+  const [logGroup, latest, service] = await Promise.all([
+    observeLogGroup(ctx),
+    describeLatestActive(ctx),
+    describeService(ctx.clients.ecs, config.cluster.name, config.service.name),
+  ]);
   const runningRef = service?.taskDefinition;
   const running =
     !runningRef ? undefined : runningRef === latest?.taskDefinition.taskDefinitionArn ? latest : await describeRevision(ctx, runningRef);
@@ -465,6 +468,9 @@ function taskDefinitionResource(ctx: StepContext, observed: Observed): ResourceD
   const o = observed['task-definition'] as TaskDefinitionDoc | undefined;
   return {
     id: 'task-definition',
+    // Registering a revision does not need its log group (tasks do, and the service step starts
+    // them later): the revision goes out beside the log group's create.
+    after: [],
     name,
     desired: decision.desired,
     observed: o,

@@ -109,7 +109,7 @@ const clientConstructors = {
 type ClientName = keyof typeof clientConstructors;
 export type AwsClients = { readonly [K in ClientName]: InstanceType<(typeof clientConstructors)[K]> } & {
   readonly counter: CallCounter;
-  /** The per-run read cache: on while a command observes (plan, validate), off while it applies. */
+  /** The per-run read cache: an identical read is answered once until a write; polls read fresh. */
   readonly cache: ReadCache;
   /** The request id of each distinct read this run sent: the evidence `validate --report` cites. */
   readonly requests: RequestLog;
@@ -117,45 +117,56 @@ export type AwsClients = { readonly [K in ClientName]: InstanceType<(typeof clie
 };
 
 /**
- * One read per resource per run: while `observing`, an identical read (same service, operation
- * and input) is answered from the first reply. Any write empties it. It is off while apply sends
- * writes, re-reads after a lost reply and polls deployments, targets and logs.
+ * One read per resource per run (a client set lives for one command): an identical read (same
+ * service, operation and input) is answered from the first reply, also while that reply is still
+ * on its way. Any write empties it when it is sent and again when it is answered, so nothing read
+ * before a write's effect is served after it. Reads inside `fresh` (a poll's next look, the
+ * re-read after a lost reply) are sent, and their answer replaces the remembered one. The
+ * environment lock's own calls never touch it.
  */
 export class ReadCache {
   private readonly replies = new Map<string, Promise<unknown>>();
-  private depth = 0;
+  private readonly freshReads = new AsyncLocalStorage<true>();
   /** Identical reads answered from the cache (not sent): what the bench lists as repeats avoided. */
   hits = 0;
 
-  /** Runs `fn` with the cache on (nested calls share it); it is emptied when the outermost ends. */
-  async observing<T>(fn: () => Promise<T>): Promise<T> {
-    this.depth++;
-    try {
-      return await fn();
-    } finally {
-      if (--this.depth === 0) this.replies.clear();
-    }
+  /** Runs `fn` with every read sent (nested calls too): for polls and re-reads that must see now. */
+  fresh<T>(fn: () => Promise<T>): Promise<T> {
+    return this.freshReads.run(true, fn);
   }
 
   send(service: string, command: { constructor: { name: string }; input?: unknown }, sendNow: () => Promise<unknown>): Promise<unknown> {
+    if (service === LOCK_SERVICE) return sendNow();
     const operation = command.constructor.name.replace(/Command$/, '');
-    if (classifyOperation(operation) !== 'read' || service === LOCK_SERVICE) {
+    if (classifyOperation(operation) !== 'read') {
       this.replies.clear();
-      return sendNow();
+      const reply = sendNow();
+      const clear = () => this.replies.clear();
+      Promise.resolve(reply).then(clear, clear);
+      return reply;
     }
-    if (this.depth === 0) return sendNow();
     const key = `${service}:${operation}:${JSON.stringify(command.input ?? {})}`;
-    const cached = this.replies.get(key);
+    const cached = this.freshReads.getStore() ? undefined : this.replies.get(key);
     if (cached) {
       this.hits++;
       return cached;
     }
-    const reply = sendNow();
+    const reply = Promise.resolve(sendNow());
     this.replies.set(key, reply);
-    // A failed read is not remembered: the next one asks again.
-    reply.catch(() => this.replies.delete(key));
+    // AWS's answer "there is none" (NoSuchEntity, a policy not found: HTTP 4xx) is remembered like
+    // any answer; a throttled, failed or unanswered read is not: the next one asks again.
+    reply.catch((error: unknown) => {
+      if (!isDefinitiveAnswer(error) && this.replies.get(key) === reply) this.replies.delete(key);
+    });
     return reply;
   }
+}
+
+/** An error that is AWS's answer about the resource (4xx), not a throttle, an outage or no answer. */
+function isDefinitiveAnswer(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  const status = e?.$metadata?.httpStatusCode ?? 0;
+  return status >= 400 && status < 500 && status !== 429 && !/throttl|toomanyrequests|limitexceeded|slowdown/i.test(e?.name ?? '');
 }
 
 /** Adds the counting middleware to a client (also used on mocked clients in tests). */
@@ -329,7 +340,7 @@ export function createClients(settings: ClientSettings, counter = new CallCounte
   return clients as unknown as AwsClients;
 }
 
-/** Run read-only work with the per-run read cache on (a client set without one just runs it). */
-export function observing<T>(clients: Pick<AwsClients, 'cache'> | undefined, fn: () => Promise<T>): Promise<T> {
-  return clients?.cache ? clients.cache.observing(fn) : fn();
+/** Reads inside `fn` are sent, not answered from the run's cache (a client set without one just runs it). */
+export function freshReads<T>(clients: Pick<AwsClients, 'cache'> | undefined, fn: () => Promise<T>): Promise<T> {
+  return clients?.cache ? clients.cache.fresh(fn) : fn();
 }

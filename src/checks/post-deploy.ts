@@ -4,6 +4,7 @@
 import { DescribeLogStreamsCommand, paginateFilterLogEvents } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describeService, judgeDeployment, sleep, triggeredDeploymentAlarms, waitForDeployment, type DeploymentExpectation } from '../aws/deployment.js';
+import { freshReads } from '../aws/clients.js';
 import { names } from '../config.js';
 import { isAwsError } from '../core/errors.js';
 import { fail, ok, skip, type Finding, type StepContext } from '../core/step.js';
@@ -31,6 +32,7 @@ export async function serviceStable(
         signal: ctx.signal,
         onEvent: (message) => ctx.report(`service event: ${message}`),
         onProgress: (reason) => ctx.report(`waiting for deployment: ${reason}`),
+        fresh: (read) => freshReads(ctx.clients, read),
       })
     : await judgeNow(ctx, cluster, service, expected);
   return verdict.state === 'stable'
@@ -57,7 +59,8 @@ export async function serviceChecks(
 ): Promise<Finding[]> {
   const stable = await serviceStable(ctx, wait, expected, timeoutSeconds);
   if (stable.status === 'FAIL') return [stable];
-  return [stable, await tasksHealthy(ctx, wait), await logsFlowing(ctx, wait)];
+  // Targets and logs are independent of each other: judged (and waited for) side by side.
+  return [stable, ...(await Promise.all([tasksHealthy(ctx, wait), logsFlowing(ctx, wait)]))];
 }
 
 export async function findTargetGroupArn(ctx: StepContext): Promise<string | undefined> {
@@ -87,11 +90,14 @@ export async function tasksHealthy(ctx: StepContext, wait: boolean): Promise<Fin
   const resource = `target group ${ctx.config.loadBalancer.targetGroup.name}`;
   if (!targetGroupArn) return fail(CHECK.tasksHealthy, resource, 'target group does not exist');
   const deadline = Date.now() + ctx.config.service.healthyTargetsTimeoutSeconds * 1000;
-  for (;;) {
-    const service = await describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name);
-    const { TargetHealthDescriptions: targets = [] } = await ctx.clients.elbv2.send(
-      new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }),
-    );
+  // The first look may use this run's reads (no write since); every later one asks again.
+  const look = () =>
+    Promise.all([
+      describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name),
+      ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })),
+    ]);
+  for (let first = true; ; first = false) {
+    const [service, { TargetHealthDescriptions: targets = [] }] = await (first ? look() : freshReads(ctx.clients, look));
     const healthy = targets.filter((t) => t.TargetHealth?.State === 'healthy').length;
     const running = service?.runningCount ?? 0;
     let problem: string | undefined;
@@ -117,36 +123,21 @@ export async function logsFlowing(ctx: StepContext, wait: boolean): Promise<Find
   if (!primary?.createdAt) return skip(CHECK.logsFlowing, resource, 'no deployment to compare against (service missing)');
   const since = primary.createdAt.getTime();
   const deadline = Date.now() + ctx.config.service.healthyTargetsTimeoutSeconds * 1000;
-  for (;;) {
+  // The streams and the events since the deployment, asked side by side.
+  const look = () =>
+    Promise.all([
+      ctx.clients.logs.send(new DescribeLogStreamsCommand({ logGroupName, logStreamNamePrefix: prefix, limit: 50 })).then((r) => r.logStreams ?? []),
+      firstEventSince(ctx, logGroupName, prefix, since),
+    ]);
+  for (let first = true; ; first = false) {
     let problem: string;
     try {
-      const { logStreams = [] } = await ctx.clients.logs.send(
-        new DescribeLogStreamsCommand({ logGroupName, logStreamNamePrefix: prefix, limit: 50 }),
-      );
+      const [logStreams, event] = await (first ? look() : freshReads(ctx.clients, look));
       if (logStreams.length === 0) {
         problem = `no log streams under prefix "${prefix}"`;
+      } else if (event) {
+        return ok(CHECK.logsFlowing, resource, `events since deployment ${primary.id} started (${primary.createdAt.toISOString()})`);
       } else {
-        // FilterLogEvents may return an empty page with a nextToken while the search goes on.
-        let events: unknown[] = [];
-        const pages = paginateFilterLogEvents(
-          { client: ctx.clients.logs },
-          {
-            logGroupName,
-            // The prefix, not the names DescribeLogStreams listed: that lists at most 50 streams
-            // in name order, and once the group holds more, the current tasks' streams (named
-            // by random task id) are usually not among them.
-            logStreamNamePrefix: prefix,
-            startTime: since,
-            limit: 1,
-          },
-        );
-        for await (const page of pages) {
-          events = page.events ?? [];
-          if (events.length) break;
-        }
-        if (events.length > 0) {
-          return ok(CHECK.logsFlowing, resource, `events since deployment ${primary.id} started (${primary.createdAt.toISOString()})`);
-        }
         problem = `${logStreams.length} stream(s) but no events since deployment ${primary.id} started (${primary.createdAt.toISOString()})`;
       }
     } catch (error) {
@@ -157,4 +148,23 @@ export async function logsFlowing(ctx: StepContext, wait: boolean): Promise<Find
     ctx.report(`waiting for startup logs: ${problem}`);
     await sleep(ctx.pollIntervalMs, ctx.signal);
   }
+}
+
+/** One event of the app's streams since `since`, if there is one. */
+async function firstEventSince(ctx: StepContext, logGroupName: string, prefix: string, since: number): Promise<unknown> {
+  // FilterLogEvents may return an empty page with a nextToken while the search goes on.
+  const pages = paginateFilterLogEvents(
+    { client: ctx.clients.logs },
+    {
+      logGroupName,
+      // The prefix, not the names DescribeLogStreams listed: that lists at most 50 streams in name
+      // order, and once the group holds more, the current tasks' streams (named by random task
+      // id) are usually not among them.
+      logStreamNamePrefix: prefix,
+      startTime: since,
+      limit: 1,
+    },
+  );
+  for await (const page of pages) if (page.events?.length) return page.events[0];
+  return undefined;
 }

@@ -10,7 +10,7 @@ import { checkCallerIdentity } from '../aws/identity.js';
 import { names } from '../config.js';
 import { ExitCode, RunbookError, UsageError } from '../core/errors.js';
 import { Journal } from '../core/journal.js';
-import { createContext, planReport, planSteps, runApply, type RunReport, type StepPlan } from '../core/runner.js';
+import { createContext, observeAll, planReport, planSteps, runApply, type RunReport, type StepPlan } from '../core/runner.js';
 import { configHash, toSavedPlan, writePlanFile } from '../core/saved-plan.js';
 import { runPreflight } from '../preflight.js';
 import { ApprovalRequiredError } from './approve.js';
@@ -57,8 +57,10 @@ export async function deployCommand(parent: Session, reference: string, flags: D
   return withWriteGuard(session, { runId, command, lockTimeoutMs: lockTimeoutMs(flags.lockTimeout), emergency: flags.emergency }, async (identity, guard) => {
     const ctx = createContext(session.runner);
     out.write(`Deploying ${names.apiImage(session.config)} to ${session.config.cluster.name}/${session.config.service.name} (account ${identity.account}, ${identity.arn})\n`);
+    // The steps' reads go out with preflight's (src/commands/run.ts does the same).
+    const observations = observeAll(session.steps, ctx);
     await runPreflight(ctx, session.steps);
-    const plans = await planSteps(session.steps, ctx, session.runner.runbook);
+    const plans = await planSteps(session.steps, ctx, session.runner.runbook, observations);
     requireRunningService(session, plans);
     const control = await checkChangeControl(session, identity, plans, { acceptFindings: flags.acceptFindings, alwaysGate: true });
 

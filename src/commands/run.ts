@@ -1,12 +1,11 @@
 // `plan`, `apply`, `validate`: the runbook as a whole. The plan an operator reads (on screen or
 // saved with `plan --out`) is the object apply executes, action for action (DESIGN.md §3).
-import { observing } from '../aws/clients.js';
 import { checkCallerIdentity } from '../aws/identity.js';
 import { controlChecks } from '../checks/controls.js';
 import { securityChecklist } from '../checks/security-checklist.js';
 import { ExitCode } from '../core/errors.js';
 import { Journal } from '../core/journal.js';
-import { createContext, planReport, planSteps, runApply, runValidate, type RunReport, type StepPlan } from '../core/runner.js';
+import { createContext, observeAll, planReport, planSteps, runApply, runValidate, type RunReport, type StepPlan } from '../core/runner.js';
 import { checkSavedPlan, configHash, readPlanFile, toSavedPlan, writePlanFile } from '../core/saved-plan.js';
 import { checkAcceptedControls, describeAccepted, runPreflight, type AcceptedException } from '../preflight.js';
 import { changeControlJournal, checkChangeControl, deploySession } from './change-control.js';
@@ -88,15 +87,16 @@ export async function applyCommand(session: Session, flags: ApplyFlags, planFile
   return withWriteGuard(session, guardOptions, async (identity, guard) => {
     const ctx = createContext(session.runner);
     let accepted: AcceptedException[] = [];
-    // Preflight and plan read once per resource (the per-run read cache), before anything is written.
-    const fresh = await observing(session.clients, async () => {
-      out.write(caller(session, identity));
-      const preflight = await runPreflight(ctx, session.steps, { accept });
-      for (const line of describeAccepted(preflight)) out.write(`${line}\n`);
-      out.write('Preflight passed: every input the steps rely on exists and fits.\n');
-      accepted = preflight.accepted;
-      return planSteps(session.steps, ctx, session.runner.runbook);
-    });
+    // Preflight and the steps' reads go out together, once per resource (the per-run read cache),
+    // before anything is written; a preflight problem is reported first, and the plan is made only
+    // once preflight passed.
+    out.write(caller(session, identity));
+    const observations = observeAll(session.steps, ctx);
+    const preflight = await runPreflight(ctx, session.steps, { accept });
+    for (const line of describeAccepted(preflight)) out.write(`${line}\n`);
+    out.write('Preflight passed: every input the steps rely on exists and fits.\n');
+    accepted = preflight.accepted;
+    const fresh = await planSteps(session.steps, ctx, session.runner.runbook, observations);
     const plans = saved ? checkSavedPlan(saved.plan, fresh, session.config, session.steps) : fresh;
     if (saved) out.write(`Applying the saved plan ${planFile} (${saved.hash}), made ${saved.plan.createdAt} by ${saved.plan.caller ?? 'unknown'}: the environment still matches it.\n`);
     // Issue 12, before any write: the two-person rule, and the image gate when the image changes.

@@ -39,10 +39,12 @@ export interface Action {
   existsErrors?: string[];
   /** delete: error names meaning "it is gone already" (a retried delete after a lost reply). */
   goneErrors?: string[];
+  /** The resources of this step whose actions must be done before this one's (ResourceDef.after); unset: every earlier one. */
+  after?: string[];
 }
 
 /** What a resource's builders return; the step and resource fields are filled in by the planner. */
-export type ActionSpec = Omit<Action, 'step' | 'resourceId' | 'resource' | 'kind'> & { kind?: ActionKind };
+export type ActionSpec = Omit<Action, 'step' | 'resourceId' | 'resource' | 'kind' | 'after'> & { kind?: ActionKind };
 
 export function kindOf(operation: string): ActionKind {
   if (/^(Create|Register)/.test(operation)) return 'create';
@@ -155,9 +157,39 @@ export interface ExecuteOptions {
   backoffMs?: number;
 }
 
-/** Send the actions in order through the recorder (journal); bind what later actions need. */
+/**
+ * Send the actions through the recorder (journal) and bind what later actions need. One resource's
+ * actions go in order; a resource starts once the resources its `after` names are done (every
+ * earlier one when it names none), so independent ones go out side by side. After a failure no
+ * further action starts, the ones in flight finish, and the first error is thrown.
+ */
 export async function executeActions(actions: Action[], options: ExecuteOptions): Promise<void> {
-  for (const action of actions) await executeAction(action, options);
+  const byResource = new Map<string, Action[]>();
+  for (const action of actions) byResource.set(action.resourceId, [...(byResource.get(action.resourceId) ?? []), action]);
+  const ids = [...byResource.keys()];
+  const done = new Map<string, Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  for (const [index, id] of ids.entries()) {
+    const group = byResource.get(id)!;
+    const needs = (group[0].after ?? ids.slice(0, index)).flatMap((need) => (done.has(need) ? [done.get(need)!] : []));
+    done.set(
+      id,
+      (async () => {
+        await Promise.all(needs);
+        for (const action of group) {
+          if (failure) return;
+          try {
+            await executeAction(action, options);
+          } catch (error) {
+            failure ??= { error };
+            throw error;
+          }
+        }
+      })(),
+    );
+  }
+  await Promise.allSettled(done.values());
+  if (failure) throw failure.error;
 }
 
 async function executeAction(action: Action, options: ExecuteOptions): Promise<void> {

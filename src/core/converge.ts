@@ -1,6 +1,7 @@
 // The one planner every step shares: diff each owned resource's desired document against the
 // observed one and turn the difference into actions; and rollback as the same convergence with
 // `before` as the desired document (DESIGN.md §3). Steps only say what their resources are.
+import { freshReads } from '../aws/clients.js';
 import { executeActions, hasRef, kindOf, resolveRefs, type Action, type ActionSpec } from './actions.js';
 import { changedTopLevel, diffDocuments, prune, sameDocument, withoutIgnored } from './document.js';
 import { UnsafeChangeError } from './errors.js';
@@ -9,8 +10,10 @@ import { fail, ok } from './step.js';
 
 type StepDefinition<Id extends StepId> = Omit<Step<Id>, 'plan' | 'apply' | 'rollback' | 'planRollback'>;
 
-function toActions(step: StepId, resource: ResourceDef, specs: ActionSpec[]): Action[] {
-  return specs.map((spec) => ({ ...spec, kind: spec.kind ?? kindOf(spec.operation), step, resourceId: resource.id, resource: resource.name }));
+/** `inOrder`: rollback's actions go one resource at a time (its `after` is apply's order, not undo's). */
+function toActions(step: StepId, resource: ResourceDef, specs: ActionSpec[], inOrder = false): Action[] {
+  const after = !inOrder && resource.after ? { after: resource.after } : {};
+  return specs.map((spec) => ({ ...spec, kind: spec.kind ?? kindOf(spec.operation), step, resourceId: resource.id, resource: resource.name, ...after }));
 }
 
 /** The change and actions that move one resource from `observed` to `desired`. */
@@ -34,7 +37,8 @@ export function planResource(step: StepId, resource: ResourceDef): { change?: Ch
 /** Re-read after an ambiguous create: adopt it when it is what the create makes (the lock is held). */
 function rereader<Id extends StepId>(definition: StepDefinition<Id>, ctx: StepContext) {
   return async (action: Action) => {
-    const observed = await definition.observe(ctx);
+    // What AWS holds now, never the run's cached answer from before the write.
+    const observed = await freshReads(ctx.clients, () => definition.observe(ctx));
     const resource = definition.resources(ctx, observed).find((r) => r.id === action.resourceId);
     if (!resource?.observed) return { gone: true };
     // A delete that failed: the resource is still there (only a whole-resource delete is judged here).
@@ -50,8 +54,8 @@ export function defineStep<Id extends StepId>(definition: StepDefinition<Id>): S
   const step: Step<Id> = {
     ...definition,
 
-    async plan(ctx): Promise<Plan<StepOutputs[Id]>> {
-      const before = await definition.observe(ctx);
+    async plan(ctx, observed): Promise<Plan<StepOutputs[Id]>> {
+      const before = observed ?? (await definition.observe(ctx));
       const changes: Change[] = [];
       const actions: Action[] = [];
       for (const resource of definition.resources(ctx, before)) {
@@ -90,14 +94,14 @@ export function defineStep<Id extends StepId>(definition: StepDefinition<Id>): S
           }
           if (!removal.length) continue; // nothing of it left to delete (e.g. "no policy")
           changes.push({ resource: resource.name, action: 'delete' });
-          actions.push(...toActions(definition.id, resource, removal));
+          actions.push(...toActions(definition.id, resource, removal, true));
           continue;
         }
         if (!resource.observed) {
           notes.push(`${resource.name} no longer exists; nothing to restore`);
           continue;
         }
-        const planned = planResource(definition.id, { ...resource, desired: was });
+        const planned = planResource(definition.id, { ...resource, desired: was, after: undefined });
         if (planned.change) changes.push(planned.change);
         actions.push(...planned.actions);
       }

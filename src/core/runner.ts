@@ -1,12 +1,12 @@
 // The runner: steps in runbook order under listr2, the section 4.1 checks after each step, and
 // compensation of a failed apply from the journal (DESIGN.md §4).
 import { Listr, ListrLogger, ProcessOutput, type ListrBaseClassOptions, type ListrRendererValue, type ListrTask } from 'listr2';
-import { observing, type AwsClients, type CallRecord } from '../aws/clients.js';
+import type { AwsClients, CallRecord } from '../aws/clients.js';
 import type { RunbookConfig } from '../config.js';
 import { describeAwsError, HalfAppliedError, InterruptedError, RunbookError, StepError } from './errors.js';
 import type { Journal } from './journal.js';
 import { LineRenderer } from './line-renderer.js';
-import { Outputs, type Change, type Finding, type Plan, type Step, type StepContext, type StepId, type WriteRecorder } from './step.js';
+import { Outputs, type Change, type Finding, type Observed, type Plan, type Step, type StepContext, type StepId, type WriteRecorder } from './step.js';
 
 export type StepStatus = 'planned' | 'in-sync' | 'applied' | 'failed' | 'rolled-back' | 'rollback-failed' | 'not-run';
 
@@ -114,21 +114,30 @@ export interface StepPlan {
 }
 
 /**
+ * Every selected step's observation, started at once: what a step reads never depends on another
+ * step's outputs (only its desired documents do), so all reads go out together and the plans are
+ * then made in graph order. A failed read is thrown where its step is planned or judged.
+ */
+export function observeAll(steps: Step[], ctx: StepContext): Map<StepId, Promise<Observed>> {
+  const observations = new Map(steps.map((step) => [step.id, step.observe(ctx)] as const));
+  for (const observation of observations.values()) observation.catch(() => {});
+  return observations;
+}
+
+/**
  * Read-only: every step's plan, in runbook order. Later steps plan against the outputs of earlier
  * ones, ref tokens where a value only exists once apply has run (DESIGN.md §3).
  */
-export function planSteps(steps: Step[], ctx: StepContext, runbook: Step[] = steps): Promise<StepPlan[]> {
-  return observing(ctx.clients, async () => {
-    await observeUnselectedNeeds(steps, ctx, runbook);
-    const plans = new Map<StepId, Plan>();
-    // A step is planned once the steps it needs are: independent ones read concurrently.
-    await inGraphOrder(steps, ctx.signal, async (step) => {
-      const plan = await step.plan(ctx);
-      ctx.outputs.set(step.id, plan.outputs as never);
-      plans.set(step.id, plan);
-    });
-    return steps.map((step) => ({ step, plan: plans.get(step.id)! }));
+export async function planSteps(steps: Step[], ctx: StepContext, runbook: Step[] = steps, observations = observeAll(steps, ctx)): Promise<StepPlan[]> {
+  await observeUnselectedNeeds(steps, ctx, runbook);
+  const plans = new Map<StepId, Plan>();
+  // A step is planned once the steps it needs are (their outputs go into its desired documents).
+  await inGraphOrder(steps, ctx.signal, async (step) => {
+    const plan = await step.plan(ctx, await observations.get(step.id)!);
+    ctx.outputs.set(step.id, plan.outputs as never);
+    plans.set(step.id, plan);
   });
+  return steps.map((step) => ({ step, plan: plans.get(step.id)! }));
 }
 
 /** Concurrent steps at most (a limit keeps the API's rate limits and the report readable). */
@@ -199,9 +208,9 @@ async function observeUnselectedNeeds(steps: Step[], ctx: StepContext, runbook: 
     }
   };
   steps.forEach(visit);
-  for (const step of runbook.filter((s) => wanted.has(s.id) && !selected.has(s.id))) {
-    ctx.outputs.set(step.id, step.outputs(ctx, await step.observe(ctx)) as never);
-  }
+  const unselected = runbook.filter((s) => wanted.has(s.id) && !selected.has(s.id));
+  const observed = await Promise.all(unselected.map((step) => step.observe(ctx)));
+  unselected.forEach((step, i) => ctx.outputs.set(step.id, step.outputs(ctx, observed[i]) as never));
 }
 
 export function planReport(plans: StepPlan[], clients: AwsClients, command = 'plan'): RunReport {
@@ -406,18 +415,20 @@ export async function runValidate(
 ): Promise<RunReport> {
   const ctx = createContext(options);
   const byStep = new Map<StepId, StepReport>();
-  // Read-only: one read per resource (the read cache), independent steps concurrently.
-  const extra = await observing(options.clients, async () => {
-    await observeUnselectedNeeds(steps, ctx, options.runbook ?? steps);
-    await inGraphOrder(steps, options.signal, async (step) => {
-      // Later steps judge against what earlier ones own (the service against the task definition).
-      ctx.outputs.set(step.id, step.outputs(ctx, await step.observe(ctx)) as never);
-      const findings = [...(await step.validate(ctx))];
-      if (step.postDeployChecks) findings.push(...(await step.postDeployChecks(ctx, { wait: false })));
-      byStep.set(step.id, { ...emptyReport(step), status: findings.some((f) => f.status === 'FAIL') ? 'failed' : 'in-sync', findings });
-    });
-    return (await Promise.all(extraChecks.map((check) => check(ctx)))).flat();
+  // Read-only: one read per resource (the read cache); every step's reads and the extra checks
+  // (the checklist, the controls) go out together.
+  const observations = observeAll(steps, ctx);
+  const extraFindings = Promise.all(extraChecks.map((check) => check(ctx)));
+  extraFindings.catch(() => {});
+  await observeUnselectedNeeds(steps, ctx, options.runbook ?? steps);
+  await inGraphOrder(steps, options.signal, async (step) => {
+    // Later steps judge against what earlier ones own (the service against the task definition).
+    ctx.outputs.set(step.id, step.outputs(ctx, await observations.get(step.id)!) as never);
+    const findings = [...(await step.validate(ctx))];
+    if (step.postDeployChecks) findings.push(...(await step.postDeployChecks(ctx, { wait: false })));
+    byStep.set(step.id, { ...emptyReport(step), status: findings.some((f) => f.status === 'FAIL') ? 'failed' : 'in-sync', findings });
   });
+  const extra = (await extraFindings).flat();
   const reports = steps.map((step) => byStep.get(step.id)!);
   const findings = [...reports.flatMap((r) => r.findings), ...extra];
   return {

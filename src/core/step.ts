@@ -87,6 +87,12 @@ export interface ResourceDef<D extends Doc = Doc> {
   remove(observed: D): ActionSpec[] | string;
   /** Fields set by this resource's later actions: not compared when adopting a create after a lost reply. */
   adoptIgnore?: IgnoreList;
+  /**
+   * The resources of this step (ids) whose actions apply must finish before this one's start:
+   * `[]` when it needs none of them (two roles, three alarms go out side by side). Unset: every
+   * resource listed before it, in order. Rollback always goes one resource at a time, newest first.
+   */
+  after?: string[];
   note?: string;
 }
 
@@ -173,7 +179,8 @@ export interface Step<Id extends StepId = StepId> {
   outputs(ctx: StepContext, observed: Observed): StepOutputs[Id];
   /** Sentences for the plan that are not changes. */
   notes?(ctx: StepContext, observed: Observed): string[];
-  plan(ctx: StepContext): Promise<Plan<StepOutputs[Id]>>;
+  /** The plan against `observed` (what `observe` returned; read now when not given). */
+  plan(ctx: StepContext, observed?: Observed): Promise<Plan<StepOutputs[Id]>>;
   /** Sends exactly `plan.actions`, then resolves the outputs. */
   apply(ctx: StepContext, plan: Plan<StepOutputs[Id]>): Promise<StepOutputs[Id]>;
   validate(ctx: StepContext): Promise<Finding[]>;

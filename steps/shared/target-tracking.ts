@@ -274,6 +274,7 @@ function policyDef(spec: ScalableTargetSpec, policy: TargetTrackingPolicySpec, o
   const name = policyResource(spec, policy.policyName);
   return {
     id: policyId(policy.policyName),
+    after: [TARGET_ID], // each policy needs the target, not the other policies
     name,
     desired: desiredPolicy(spec, policy),
     observed: observed[policyId(policy.policyName)] as PolicyDoc | undefined,

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cliPath, repoRoot } from '../helpers/e2e.js';
 
@@ -65,10 +66,33 @@ describe('the bundled CLI', () => {
         '};',
       ].join('\n'),
     );
-    const result = spawnSync(process.execPath, ['--import', probe, cliPath, '--help'], { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    // FINTECH_RUNBOOK_FULL_CLI: the CLI itself prints it, not the bin's copy of its text.
+    const result = spawnSync(process.execPath, ['--import', probe, cliPath, '--help'], { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH, FINTECH_RUNBOOK_FULL_CLI: '1' } });
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^Usage: fintech-runbook/);
     expect(result.stderr).toMatch(/\(.*src\/cli\.ts:\d+:\d+\)/);
     expect(result.stderr).not.toMatch(/dist\/bundle\/chunks\/cli-/);
+  });
+
+  it('the bin prints every command\'s --help and --version as the CLI does, without loading it', async () => {
+    const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [cliPath, ...args], { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+    // Every command has its text in the bin (the CLI's own list of commands, from the bundle).
+    const { helpTexts } = (await import(pathToFileURL(join(repoRoot, 'dist', 'bundle', 'cli.mjs')).href)) as { helpTexts(): Record<string, string> };
+    const texts = helpTexts();
+    const bin = readFileSync(cliPath, 'utf8');
+    for (const [args, text] of Object.entries(texts)) expect(bin, args).toContain(JSON.stringify(text).slice(1, -1));
+    expect(Object.keys(texts)).toEqual(expect.arrayContaining(['--help', '-h', '--version', 'apply --help', 'plan -h', 'lock-table create --help']));
+    // What the bin prints is what commander prints for the same arguments, for a few of them.
+    for (const args of [['--help'], ['apply', '--help'], ['lock-table', 'create', '-h'], ['--version']]) {
+      const fast = run(args);
+      const full = run(args, { FINTECH_RUNBOOK_FULL_CLI: '1' });
+      expect(full.status, args.join(' ')).toBe(0);
+      expect(fast.status, args.join(' ')).toBe(0);
+      expect(fast.stdout, args.join(' ')).toBe(full.stdout);
+      expect(fast.stdout, args.join(' ')).toBe(texts[args.join(' ')]);
+    }
+    // A command line that is not exactly a help request goes to the CLI (here: a usage error).
+    expect(run(['--help', 'extra']).stdout).toBe(texts['--help']);
+    expect(run(['apply', '--bogus']).status).toBe(2);
   });
 });

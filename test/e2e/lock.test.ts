@@ -29,6 +29,7 @@ writeFileSync(dynamoConfigFile, `${localYaml}\nlock:\n  dynamodbTable: ${TABLE}\
 const fileConfigFile = join(repoRoot, 'config', 'local.yaml');
 
 let env: NodeJS.ProcessEnv;
+// The locks get `clients.lock`, as src/commands/guard.ts passes it: the lock's reads never come from a run's read cache.
 let clients: AwsClients;
 let ddb: DynamoDBClient;
 const locks: EnvironmentLock[] = [];
@@ -40,7 +41,7 @@ const cli = (file: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
   runCli(['--config', file, '--endpoint-url', fx.emulator.endpoint, ...args], { env: { ...env, ...extraEnv } });
 
 function lockIn(stateDir: string, runId: string, cfg = config(dynamoConfigFile), leaseSeconds?: number): EnvironmentLock {
-  const lock = environmentLock({ config: cfg, clients, stateDir, runId, command: 'apply', leaseSeconds });
+  const lock = environmentLock({ config: cfg, clients: { dynamodb: clients.lock }, stateDir, runId, command: 'apply', leaseSeconds });
   locks.push(lock);
   return lock;
 }
@@ -68,7 +69,7 @@ function holderProcess(runId: string, leaseSeconds: number): Promise<{ child: Ch
     import { environmentLock } from ${JSON.stringify(join(repoRoot, 'dist/src/core/lock.js'))};
     const config = parseConfig(readFileSync(process.env.LOCK_CONFIG, 'utf8'), process.env, 'lock config');
     const clients = createClients({ region: config.region, endpointUrl: process.env.LOCK_ENDPOINT });
-    const lock = environmentLock({ config, clients, stateDir: process.env.LOCK_STATE_DIR, runId: process.env.LOCK_RUN_ID, command: 'apply', leaseSeconds: Number(process.env.LOCK_LEASE) });
+    const lock = environmentLock({ config, clients: { dynamodb: clients.lock }, stateDir: process.env.LOCK_STATE_DIR, runId: process.env.LOCK_RUN_ID, command: 'apply', leaseSeconds: Number(process.env.LOCK_LEASE) });
     await lock.acquire({ timeoutMs: 0 });
     process.stdout.write('held ' + JSON.stringify(lock.holder) + '\\n');
     setInterval(() => {}, 1000);
@@ -184,7 +185,7 @@ describe('the DynamoDB lock across processes and machines', () => {
     const { holder } = await holderProcess('run-renewing', 1.5);
     const renewed = await eventually(
       async () => {
-        const now = await readLock({ config: config(dynamoConfigFile), clients, stateDir: newStateDir() });
+        const now = await readLock({ config: config(dynamoConfigFile), clients: { dynamodb: clients.lock }, stateDir: newStateDir() });
         return now && Date.parse(now.expiresAt) > Date.parse(holder.expiresAt) + 1000 ? now : undefined;
       },
       20_000,
@@ -208,7 +209,7 @@ describe('the DynamoDB lock across processes and machines', () => {
         ExpressionAttributeValues: { ':h': { S: 'ops-box-elsewhere' } },
       }),
     );
-    const stillLeased = await readLock({ config: config(dynamoConfigFile), clients, stateDir: newStateDir() });
+    const stillLeased = await readLock({ config: config(dynamoConfigFile), clients: { dynamodb: clients.lock }, stateDir: newStateDir() });
     const leaseEnd = Date.parse(stillLeased!.expiresAt);
     expect(stillLeased).toMatchObject({ runId: 'run-killed', host: 'ops-box-elsewhere' });
     if (Date.now() < leaseEnd - 300) {
@@ -217,7 +218,7 @@ describe('the DynamoDB lock across processes and machines', () => {
     const next = lockIn(newStateDir(), 'run-next');
     await next.acquire({ timeoutMs: 20_000 });
     expect(Date.now()).toBeGreaterThanOrEqual(leaseEnd);
-    expect(await readLock({ config: config(dynamoConfigFile), clients, stateDir: newStateDir() })).toMatchObject({ runId: 'run-next' });
+    expect(await readLock({ config: config(dynamoConfigFile), clients: { dynamodb: clients.lock }, stateDir: newStateDir() })).toMatchObject({ runId: 'run-next' });
     expect(Date.parse(holder.expiresAt)).toBeLessThanOrEqual(leaseEnd);
   });
 
@@ -226,7 +227,7 @@ describe('the DynamoDB lock across processes and machines', () => {
     await kill9(child);
     const next = lockIn(newStateDir(), 'run-next');
     await next.acquire({ timeoutMs: 0 });
-    expect((await readLock({ config: config(dynamoConfigFile), clients, stateDir: newStateDir() }))?.runId).toBe('run-next');
+    expect((await readLock({ config: config(dynamoConfigFile), clients: { dynamodb: clients.lock }, stateDir: newStateDir() }))?.runId).toBe('run-next');
   });
 
   it('unlock refuses a wrong run id (exit 2) naming the holder, and removes the right one', async () => {
@@ -240,7 +241,7 @@ describe('the DynamoDB lock across processes and machines', () => {
     const right = await cli(dynamoConfigFile, ['unlock', 'run-dead']);
     expect(right.code, right.stderr).toBe(0);
     expect(right.stdout).toContain('Removed the lock on');
-    expect(await readLock({ config: config(dynamoConfigFile), clients, stateDir: newStateDir() })).toBeUndefined();
+    expect(await readLock({ config: config(dynamoConfigFile), clients: { dynamodb: clients.lock }, stateDir: newStateDir() })).toBeUndefined();
   });
 });
 

@@ -109,6 +109,66 @@ describe('executeActions', () => {
   });
 });
 
+describe('executeActions: which resources wait for which', () => {
+  // A gated CreateCluster per cluster name: the test decides when each is answered.
+  function gatedCreates() {
+    const gates = new Map<string, () => void>();
+    const started: string[] = [];
+    ecs.on(CreateClusterCommand).callsFake((input: { clusterName: string }) => {
+      started.push(input.clusterName);
+      return new Promise((resolve, reject) =>
+        gates.set(input.clusterName, () => (input.clusterName === 'fails' ? reject(awsError('ClientException', 'refused', 'req-x')) : resolve({}))),
+      );
+    });
+    const answer = async (name: string) => {
+      for (let i = 0; i < 50 && !gates.has(name); i++) await new Promise((r) => setTimeout(r, 1));
+      gates.get(name)!();
+    };
+    return { started, answer };
+  }
+  const resource = (name: string, after?: string[]): Action => ({ ...create, resourceId: name, input: { clusterName: name }, ...(after ? { after } : {}) });
+  const tick = () => new Promise((r) => setTimeout(r, 5));
+
+  it('runs resources one after another unless they say otherwise (unset after: every earlier one)', async () => {
+    const { started, answer } = gatedCreates();
+    const run = executeActions([resource('a'), resource('b')], { clients: clients(), recorder: new RecordingRecorder(), bindings: new Map() });
+    await tick();
+    expect(started).toEqual(['a']);
+    await answer('a');
+    await answer('b');
+    await run;
+    expect(started).toEqual(['a', 'b']);
+  });
+
+  it('sends resources with after [] side by side, and one with after [x] once x is done', async () => {
+    const { started, answer } = gatedCreates();
+    const run = executeActions([resource('a', []), resource('b', []), resource('c', ['a'])], { clients: clients(), recorder: new RecordingRecorder(), bindings: new Map() });
+    await tick();
+    expect(started).toEqual(['a', 'b']);
+    await answer('a');
+    await tick();
+    expect(started).toEqual(['a', 'b', 'c']);
+    await answer('c');
+    await answer('b');
+    await run;
+  });
+
+  it('after a failure starts nothing more, lets the ones in flight finish, then throws the first error', async () => {
+    const { started, answer } = gatedCreates();
+    const recorder = new RecordingRecorder();
+    const run = executeActions([resource('fails', []), resource('b', []), resource('c', ['b']), resource('d', ['fails'])], { clients: clients(), recorder, bindings: new Map() });
+    run.catch(() => {});
+    await tick();
+    expect(started).toEqual(['fails', 'b']);
+    await answer('fails');
+    await tick();
+    await answer('b'); // in flight when the other failed: it finishes, and is journaled
+    await expect(run).rejects.toThrow('refused');
+    expect(started).toEqual(['fails', 'b']); // c (after b) and d (after the failed one) never start
+    expect(recorder.writes.map((w) => w.resourceId).sort()).toEqual(['b', 'fails']);
+  });
+});
+
 describe('a create is sent once per try, over a real HTTP round trip', () => {
   it('the SDK does not repeat a create that got HTTP 500 (it may have taken effect); the executor re-reads instead', async () => {
     ecs.restore();

@@ -153,7 +153,8 @@ describe('aurora-scaling step (2.2)', () => {
         .rejects(awsError('DBClusterNotFoundFault', 'DBCluster fintech-db-cluster not found.'));
       const ctx = testContext();
       expect(await auroraScalingStep.preflight!(ctx)).toEqual([]);
-      expect(await auroraScalingStep.preflight!(ctx)).toEqual([
+      // A later run (its own client set and read cache) finds it gone.
+      expect(await auroraScalingStep.preflight!(testContext())).toEqual([
         'Aurora cluster fintech-db-cluster does not exist (inputs.auroraClusterId): create it before section 2.2',
       ]);
     });
@@ -167,7 +168,8 @@ describe('aurora-scaling step (2.2)', () => {
       expect(await auroraScalingStep.validate(ctx)).toEqual([
         { check: 'Scaling Input', status: 'OK', resource: 'aurora cluster fintech-db-cluster', reason: 'aurora-postgresql cluster available, writer fintech-db-1' },
       ]);
-      const failed = await auroraScalingStep.validate(ctx);
+      // A later run (its own client set and read cache) finds it stopped.
+      const failed = await auroraScalingStep.validate(testContext());
       expect(failed.map((f) => f.status)).toEqual(['FAIL']);
       expect(failed[0].reason).toContain('is "stopped", not "available"');
     });

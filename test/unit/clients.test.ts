@@ -195,7 +195,7 @@ describe('the counting middleware (real sends to a loopback server)', () => {
     const clients = createClients({ region: 'us-east-1', endpointUrl, maxAttempts: 1 });
     try {
       await clients.ecs.send(new DescribeClustersCommand({}));
-      await clients.ecs.send(new DescribeClustersCommand({}));
+      await clients.ecs.send(new DescribeClustersCommand({ clusters: ['other'] })); // the same input would be the run's cache's
       await clients.ecs.send(new CreateClusterCommand({ clusterName: 'fintech-prod-cluster' }));
       await clients.ecr.send(new DescribeRepositoriesCommand({}));
       await clients.ecs.send(new CreateClusterCommand({ clusterName: 'fintech-prod-cluster' }));
@@ -365,27 +365,71 @@ describe('the environment lock\'s calls', () => {
 });
 
 describe('the per-run read cache', () => {
-  it('while observing, an identical read is answered from the first reply; a write empties it; outside, every read is sent', async () => {
+  it('an identical read is answered from the first reply; a write empties it; a fresh read is sent and replaces it', async () => {
     const { mockClient } = await import('aws-sdk-client-mock');
     const { ECSClient, DescribeClustersCommand, TagResourceCommand } = await import('@aws-sdk/client-ecs');
     const ecs = mockClient(ECSClient);
-    ecs.on(DescribeClustersCommand).resolves({ clusters: [] });
+    ecs.on(DescribeClustersCommand).resolvesOnce({ clusters: [{ clusterName: 'first' }] }).resolves({ clusters: [{ clusterName: 'later' }] });
     ecs.on(TagResourceCommand).resolves({});
     const clients = createClients({ region: 'us-east-1' });
-    const describe = () => clients.ecs.send(new DescribeClustersCommand({ clusters: ['c'] }));
-    await clients.cache.observing(async () => {
-      await describe();
-      await describe();
-      await clients.ecs.send(new DescribeClustersCommand({ clusters: ['other'] })); // another input: sent
-      expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(2);
-      await clients.ecs.send(new TagResourceCommand({ resourceArn: 'a', tags: [] }));
-      await describe(); // after a write: sent again
-      expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(3);
-    });
+    const describe = async () => (await clients.ecs.send(new DescribeClustersCommand({ clusters: ['c'] }))).clusters?.[0]?.clusterName;
+    expect(await describe()).toBe('first');
+    expect(await describe()).toBe('first');
+    await clients.ecs.send(new DescribeClustersCommand({ clusters: ['other'] })); // another input: sent
+    expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(2);
     expect(clients.cache.hits).toBe(1);
+    // A poll's next look: sent, and what later reads get.
+    expect(await clients.cache.fresh(describe)).toBe('later');
+    expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(3);
+    expect(await describe()).toBe('later');
+    expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(3);
+    await clients.ecs.send(new TagResourceCommand({ resourceArn: 'a', tags: [] }));
+    await describe(); // after a write: sent again
+    expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(4);
+    ecs.restore();
+  });
+
+  it("remembers AWS's \"there is none\" (a 4xx answer), not a throttled or failed read", async () => {
+    const { mockClient } = await import('aws-sdk-client-mock');
+    const { ECRClient, GetRepositoryPolicyCommand } = await import('@aws-sdk/client-ecr');
+    const ecr = mockClient(ECRClient);
+    const answer = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+    ecr.on(GetRepositoryPolicyCommand, { repositoryName: 'none' }).rejects(answer('RepositoryPolicyNotFoundException', 400));
+    ecr
+      .on(GetRepositoryPolicyCommand, { repositoryName: 'busy' })
+      .rejectsOnce(answer('ThrottlingException', 400))
+      .rejectsOnce(answer('InternalFailure', 500))
+      .resolves({ policyText: '{}' });
+    const clients = createClients({ region: 'us-east-1' });
+    const get = (repositoryName: string) => clients.ecr.send(new GetRepositoryPolicyCommand({ repositoryName })).catch((e: Error) => e.name);
+    expect(await get('none')).toBe('RepositoryPolicyNotFoundException');
+    expect(await get('none')).toBe('RepositoryPolicyNotFoundException');
+    expect(ecr.commandCalls(GetRepositoryPolicyCommand, { repositoryName: 'none' })).toHaveLength(1);
+    expect(await get('busy')).toBe('ThrottlingException');
+    expect(await get('busy')).toBe('InternalFailure');
+    expect(await get('busy')).toMatchObject({ policyText: '{}' });
+    expect(ecr.commandCalls(GetRepositoryPolicyCommand, { repositoryName: 'busy' })).toHaveLength(3);
+    ecr.restore();
+  });
+
+  it('a read sent while a write is on its way is not served after the write is answered', async () => {
+    const { mockClient } = await import('aws-sdk-client-mock');
+    const { ECSClient, DescribeClustersCommand, TagResourceCommand } = await import('@aws-sdk/client-ecs');
+    const ecs = mockClient(ECSClient);
+    let answerWrite: () => void = () => {};
+    ecs.on(DescribeClustersCommand).resolves({ clusters: [] });
+    ecs.on(TagResourceCommand).callsFake(() => new Promise((resolve) => (answerWrite = () => resolve({}))));
+    const clients = createClients({ region: 'us-east-1' });
+    const describe = () => clients.ecs.send(new DescribeClustersCommand({ clusters: ['c'] }));
+    const write = clients.ecs.send(new TagResourceCommand({ resourceArn: 'a', tags: [] }));
+    await describe(); // may see the state before the write
     await describe();
-    await describe();
-    expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(5);
+    expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    answerWrite();
+    await write;
+    await describe(); // the write is answered: asked again
+    expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(2);
     ecs.restore();
   });
 });

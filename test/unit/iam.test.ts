@@ -271,7 +271,11 @@ describe('iam step (1.3)', () => {
 
     const out = await iamStep.apply(ctx, plan);
     expect(out).toEqual({ executionRoleArn: execArn, taskRoleArn: taskArn });
-    expect(sentWrites(aws)).toEqual(plan.actions.map((a) => ({ operation: a.operation, input: a.input })));
+    // The two roles go out side by side (ResourceDef.after []): each role's own actions in order.
+    const byRole = (writes: Array<{ operation: string; input: Record<string, unknown> }>, role: string) => writes.filter((w) => w.input.RoleName === role);
+    const planned = plan.actions.map((a) => ({ operation: a.operation, input: a.input }));
+    expect(sentWrites(aws)).toHaveLength(planned.length);
+    for (const role of [EXEC, TASK]) expect(byRole(sentWrites(aws), role)).toEqual(byRole(planned, role));
     const create = aws.iam.commandCalls(CreateRoleCommand)[0].args[0].input;
     expect({ ...create, AssumeRolePolicyDocument: JSON.parse(create.AssumeRolePolicyDocument!) }).toEqual({
       RoleName: EXEC,
@@ -287,12 +291,11 @@ describe('iam step (1.3)', () => {
     expect(puts[0].PolicyDocument).not.toContain('ssm:');
     expect(`${puts[0].PolicyDocument}${puts[1].PolicyDocument}`).not.toMatch(/arn:aws:[a-z0-9-]+:[a-z0-9-]*:\*:/);
     // The journal sees the creates with the resource id compensation matches on.
-    expect(recorder.writes.map((w) => `${w.resourceId}:${w.action}:${w.operation}`)).toEqual([
-      `role:${EXEC}:create:CreateRole`,
-      `role:${EXEC}:update:PutRolePolicy`,
-      `role:${TASK}:create:CreateRole`,
-      `role:${TASK}:update:PutRolePolicy`,
-    ]);
+    // (the roles side by side: each role's writes in order).
+    const journaled = (role: string) => recorder.writes.filter((w) => w.resourceId === `role:${role}`).map((w) => `${w.action}:${w.operation}`);
+    expect(recorder.writes).toHaveLength(4);
+    expect(journaled(EXEC)).toEqual(['create:CreateRole', 'update:PutRolePolicy']);
+    expect(journaled(TASK)).toEqual(['create:CreateRole', 'update:PutRolePolicy']);
     // Converged: the next plan is empty.
     expect((await iamStep.plan(ctx)).changes).toEqual([]);
   });
@@ -338,7 +341,11 @@ describe('iam step (1.3)', () => {
     ]);
     expect(summary(plan.actions)).toEqual([`PutRolePolicy ${TASK} AppPermissions`]);
     await iamStep.apply(ctx, plan);
-    expect(sentWrites(aws)).toEqual(plan.actions.map((a) => ({ operation: a.operation, input: a.input })));
+    // The two roles go out side by side (ResourceDef.after []): each role's own actions in order.
+    const byRole = (writes: Array<{ operation: string; input: Record<string, unknown> }>, role: string) => writes.filter((w) => w.input.RoleName === role);
+    const planned = plan.actions.map((a) => ({ operation: a.operation, input: a.input }));
+    expect(sentWrites(aws)).toHaveLength(planned.length);
+    for (const role of [EXEC, TASK]) expect(byRole(sentWrites(aws), role)).toEqual(byRole(planned, role));
     expect(normalisePolicy(JSON.parse(aws.iam.commandCalls(PutRolePolicyCommand)[0].args[0].input.PolicyDocument!))).toEqual(normalisePolicy(taskPolicy));
     expect((await iamStep.plan(ctx)).changes).toEqual([]);
   });
@@ -471,14 +478,15 @@ describe('iam step (1.3)', () => {
     // validate names it too (and never throws for it).
     expect((await iamStep.validate(ctx))[0].reason).toBe('differs from the config: SomethingNew (run plan)');
 
+    // Each world below is read by a run of its own (a client set and read cache each).
     seedRole(world, EXEC, { inline: { ExecPermissions: execPolicy }, extra: { Path: '/team/' } });
-    expect(String(await iamStep.plan(ctx).catch((e: unknown) => e))).toMatch(/Path differ\(s\) and cannot be changed in place; a person must decide/);
+    expect(String(await iamStep.plan(testContext()).catch((e: unknown) => e))).toMatch(/Path differ\(s\) and cannot be changed in place; a person must decide/);
 
     seedRole(world, EXEC, {
       inline: { ExecPermissions: execPolicy },
       extra: { RoleId: 'AROAOTHER', CreateDate: new Date('2020-01-01'), RoleLastUsed: { LastUsedDate: new Date(), Region: 'us-east-1' }, Arn: execArn },
     });
-    expect((await iamStep.plan(ctx)).changes).toEqual([]);
+    expect((await iamStep.plan(testContext())).changes).toEqual([]);
     expect(writeCalls(aws)).toEqual([]);
   });
 
@@ -607,7 +615,8 @@ describe('iam step (1.3)', () => {
     const ctx = testContext();
     const error = await iamStep.apply(ctx, await iamStep.plan(ctx)).catch((e: unknown) => e);
     expect(describeAwsError(error)).toBe('LimitExceeded: Cannot exceed quota for RolesPerAccount: 1000 — request id req-iam-2');
-    expect(writeCalls(aws)).toEqual(['iam:CreateRole']);
+    // The two roles' creates go out side by side; no PutRolePolicy follows either failed create.
+    expect(writeCalls(aws)).toEqual(['iam:CreateRole', 'iam:CreateRole']);
   });
 
   it('validate: everything OK when in sync, each reason about that role only', async () => {

@@ -9,10 +9,12 @@ import { ExitCode, UsageError } from '../../src/core/errors.js';
 import { ACCOUNT_ID, testConfig } from '../helpers/mock-aws.js';
 
 const sts = mockClient(STSClient);
-const clients = createClients({ region: 'us-east-1' });
 const config = testConfig();
+// One client set per command, as the CLI makes them (each has its own read cache).
+let clients: ReturnType<typeof createClients>;
 
 beforeEach(() => {
+  clients = createClients({ region: 'us-east-1' });
   sts.reset();
   sts.onAnyCommand().rejects(new Error('unmocked sts call'));
 });

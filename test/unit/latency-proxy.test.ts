@@ -68,7 +68,7 @@ describe('latency proxy', () => {
 });
 
 describe('repeatedReads', () => {
-  const read = (operation: string, bodyHash: string, service = 'ecs'): ProxiedRequest => ({ service, operation, read: true, bodyHash });
+  const read = (operation: string, bodyHash: string, service = 'ecs'): ProxiedRequest => ({ service, operation, read: true, bodyHash, startMs: 0 });
   it('counts a read sent again with the same body, by operation; other bodies and writes are not repeats', () => {
     const log = [
       read('DescribeServices', 'a'),
@@ -76,8 +76,8 @@ describe('repeatedReads', () => {
       read('DescribeServices', 'a'),
       read('DescribeServices', 'b'),
       read('GetRole', 'a', 'iam'),
-      { service: 'ecs', operation: 'UpdateService', read: false, bodyHash: 'c' },
-      { service: 'ecs', operation: 'UpdateService', read: false, bodyHash: 'c' },
+      { service: 'ecs', operation: 'UpdateService', read: false, bodyHash: 'c', startMs: 0 },
+      { service: 'ecs', operation: 'UpdateService', read: false, bodyHash: 'c', startMs: 0 },
     ];
     const repeats = repeatedReads(log);
     expect(repeats.total).toBe(2);

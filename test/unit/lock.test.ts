@@ -34,7 +34,8 @@ const LOCK_ID = `${ACCOUNT_ID}/us-east-1/fintech-prod-cluster`;
 
 let stateDir: string;
 let config: RunbookConfig;
-const clients = createClients({ region: 'us-east-1' });
+// The lock's own client, as src/commands/guard.ts and lock.ts pass it (never the run's read cache).
+const clients = { dynamodb: createClients({ region: 'us-east-1' }).lock };
 const held: EnvironmentLock[] = [];
 
 function lockFor(runId: string, options: { command?: string; leaseSeconds?: number; cfg?: RunbookConfig } = {}): EnvironmentLock {

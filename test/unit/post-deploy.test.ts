@@ -233,8 +233,10 @@ describe('Logs Flowing', () => {
   it('FAIL when there is no stream under the prefix', async () => {
     aws.ecs.on(DescribeServicesCommand).resolves({ services: [service()] });
     aws.logs.on(DescribeLogStreamsCommand).resolves({ logStreams: [] });
+    aws.logs.on(FilterLogEventsCommand).resolves({ events: [] });
     expect(await logsFlowing(context().ctx, false)).toEqual({ check: 'Logs Flowing', status: 'FAIL', resource: logResource, reason: 'no log streams under prefix "app"' });
-    expect(aws.logs.commandCalls(FilterLogEventsCommand)).toHaveLength(0);
+    // The events are asked side by side with the streams (one round trip), once.
+    expect(aws.logs.commandCalls(FilterLogEventsCommand)).toHaveLength(1);
   });
 
   it('FAIL when the log group does not exist', async () => {
@@ -266,8 +268,11 @@ describe('Logs Flowing', () => {
       .on(DescribeLogStreamsCommand)
       .resolvesOnce({ logStreams: [] })
       .resolves({ logStreams: [{ logStreamName: 'app/api-container-firelens-0a1b2c3d' }] });
+    // Streams and events are asked side by side: the first look finds neither, the second a stream
+    // without events, the third an event.
     aws.logs
       .on(FilterLogEventsCommand)
+      .resolvesOnce({ events: [] })
       .resolvesOnce({ events: [] })
       .resolves({ events: [{ timestamp: since + 1, message: 'started' }] });
     const { ctx, reports } = context();

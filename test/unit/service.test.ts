@@ -597,14 +597,16 @@ describe('service step (1.6): rollback', () => {
     aws.ecs.on(TagResourceCommand).resolves({});
     aws.ecs.on(UntagResourceCommand).resolves({});
 
-    await serviceStep.rollback(ctx, before, new Set());
+    // The run's own writes (not sent here: the mocks stand for them) emptied its read cache.
+    const undo = applyContext(7).ctx;
+    await serviceStep.rollback(undo, before, new Set());
     expect(writeCalls(aws)).toEqual(['ecs:UpdateService', 'ecs:TagResource', 'ecs:UntagResource']);
     expect(inputOf(UpdateServiceCommand)).toEqual({ cluster, service: serviceName, taskDefinition: 'fintech-api-task:6', networkConfiguration: publicNetwork });
     expect(aws.ecs.commandCalls(TagResourceCommand)[0].args[0].input.tags).toEqual([{ key: 'Environment', value: 'Staging' }]);
     // Only managed keys are untagged: SecurityScan is someone else's.
     expect(aws.ecs.commandCalls(UntagResourceCommand)[0].args[0].input.tagKeys).toEqual(['Project', 'CostCenter']);
 
-    await serviceStep.rollback(ctx, before, new Set());
+    await serviceStep.rollback(undo, before, new Set());
     expect(writeCalls(aws)).toHaveLength(3);
     expect(aws.ecs.commandCalls(DeleteServiceCommand)).toHaveLength(0);
   });
@@ -617,9 +619,11 @@ describe('service step (1.6): rollback', () => {
     aws.ecs.reset();
     aws.ecs.on(DescribeServicesCommand).resolves({ services: [inSync] });
     aws.ecs.on(UpdateServiceCommand).resolves({ service: onLaunchType });
-    const planned = await serviceStep.planRollback(ctx, before, new Set());
+    // The run's own writes (not sent here: the mocks stand for them) emptied its read cache.
+    const undo = applyContext().ctx;
+    const planned = await serviceStep.planRollback(undo, before, new Set());
     expect(planned.changes[0].fields!.map((f) => f.field)).toEqual(['capacityProviderStrategy', 'launchType']);
-    await serviceStep.rollback(ctx, before, new Set());
+    await serviceStep.rollback(undo, before, new Set());
     expect(inputOf(UpdateServiceCommand)).toEqual({ cluster, service: serviceName, capacityProviderStrategy: [], forceNewDeployment: true });
   });
 });

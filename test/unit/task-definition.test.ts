@@ -601,6 +601,9 @@ describe('task-definition step (1.4)', () => {
 
   it('surfaces an AWS error with its name and request id', async () => {
     aws.logs.on(DescribeLogGroupsCommand).rejects(awsError('AccessDeniedException', 'not authorized to perform logs:DescribeLogGroups', 'req-77'));
+    // The step's other reads (asked side by side) find nothing: the log group's error is the one.
+    aws.ecs.on(DescribeTaskDefinitionCommand).rejects(notFound());
+    aws.ecs.on(DescribeServicesCommand).resolves({ services: [] });
     const error = await taskDefinitionStep.plan(testContext()).catch((e: unknown) => e);
     expect(describeAwsError(error)).toBe('AccessDeniedException: not authorized to perform logs:DescribeLogGroups — request id req-77');
   });
