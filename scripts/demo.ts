@@ -1,17 +1,31 @@
 // `npm run demo`: the whole runbook against a local moto_server — start the emulator, create the
 // prerequisites, `apply`, `validate`, a second `apply` (which must change nothing), stop.
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPrerequisites, emulatorEnv, localSimulatorSettings, SIMULATED_RUNNING_TASKS, startEmulator, TaskSimulator } from './emulator.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+// The bundle, as package.json `bin` names it: the demo runs what users run.
+const cli = join(root, 'dist', 'bundle', 'fintech-runbook.js');
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+/** One CLI run, its output shown; with --json its report (stdout) is kept and the human text still shown (stderr). */
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; json?: { calls?: { writes?: number } } }> {
   process.stdout.write(`\n$ fintech-runbook ${args.join(' ')}\n`);
+  const json = args.includes('--json');
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: 'inherit' });
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['inherit', json ? 'pipe' : 'inherit', 'inherit'] });
+    let stdout = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.on('close', (code, signal) => {
+      let report: { calls?: { writes?: number } } | undefined;
+      try {
+        report = json ? JSON.parse(stdout) : undefined;
+      } catch {
+        report = undefined;
+      }
+      resolve({ code: code ?? (signal ? 128 : 1), json: report });
+    });
   });
 }
 
@@ -34,17 +48,22 @@ try {
   for (const args of [
     [...common, 'apply', '--yes'],
     [...common, 'validate'],
-    [...common, 'apply', '--yes'], // converged: zero writes
+    [...common, '--json', 'apply', '--yes'], // converged: zero writes (its report says how many)
   ]) {
-    const code = await run(args, env);
+    const { code, json } = await run(args, env);
     if (code !== 0) {
       exitCode = code;
       break;
+    }
+    if (args.includes('--json')) {
+      const writes = json?.calls?.writes;
+      process.stdout.write(`The second apply made ${writes ?? 'an unknown number of'} write(s).\n`);
+      if (writes !== 0) exitCode = 1;
     }
   }
 } finally {
   await simulator.current?.stop();
   await emulator.stop();
 }
-process.stdout.write(exitCode === 0 ? '\nDemo finished: runbook applied, validated, and re-applied with no change.\n' : `\nDemo FAILED (exit ${exitCode}).\n`);
+process.stdout.write(exitCode === 0 ? '\nDemo finished: runbook applied, validated, and re-applied with no change.\n' : `\nDemo FAILED (exit ${exitCode}${exitCode === 1 ? ': the second apply was not a no-op' : ''}).\n`);
 process.exit(exitCode);

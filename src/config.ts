@@ -2,7 +2,7 @@
 // Every problem is reported at once with its field path; nothing here talks to AWS.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from './core/errors.js';
 
 const partition = 'aws[a-z-]*';

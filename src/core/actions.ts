@@ -2,21 +2,13 @@
 // returns them, `plan --out` saves them, `apply` sends exactly them through the journal. A value
 // only known once an earlier action has run (the ARN of a target group created in this run) is a
 // ref token, `{{ref:load-balancer.targetGroupArn}}`, bound from that action's reply.
-import * as autoscaling from '@aws-sdk/client-application-auto-scaling';
-import * as cloudwatch from '@aws-sdk/client-cloudwatch';
-import * as logs from '@aws-sdk/client-cloudwatch-logs';
-import * as ecr from '@aws-sdk/client-ecr';
-import * as ecs from '@aws-sdk/client-ecs';
-import * as elbv2 from '@aws-sdk/client-elastic-load-balancing-v2';
-import * as iam from '@aws-sdk/client-iam';
 import type { AwsClients } from '../aws/clients.js';
+import { writeCommands } from './write-commands.js';
 import { isAwsError } from './errors.js';
 import type { Doc } from './document.js';
 import type { StepId, WriteRecorder } from './step.js';
 
-/** The services this tool writes to through plans; their command classes, by operation name. */
-const writeModules = { autoscaling, cloudwatch, logs, ecr, ecs, elbv2, iam } as const;
-export type WriteService = keyof typeof writeModules;
+export type WriteService = keyof typeof writeCommands;
 
 export type ActionKind = 'create' | 'update' | 'delete';
 
@@ -117,9 +109,12 @@ interface Sendable {
   middlewareStack: { add(mw: unknown, options: Record<string, unknown>): void };
 }
 
+/** `ecs:CreateCluster`, …: every write a plan may hold (src/core/write-commands.ts). */
+export const knownWriteOperations = (): string[] => Object.entries(writeCommands).flatMap(([service, operations]) => Object.keys(operations).map((op) => `${service}:${op}`));
+
 /** Build the SDK command an action names. */
 export function commandFor(action: Pick<Action, 'service' | 'operation'>, input: Record<string, unknown>): Sendable {
-  const Ctor = (writeModules[action.service] as unknown as Record<string, new (input: unknown) => Sendable>)[`${action.operation}Command`];
+  const Ctor = (writeCommands[action.service] as unknown as Record<string, new (input: unknown) => Sendable> | undefined)?.[action.operation];
   if (!Ctor) throw new Error(`unknown operation ${action.service}:${action.operation}`);
   return new Ctor(input);
 }

@@ -2,12 +2,14 @@
 // replies, and the ambiguous-write rules of issue "production is not yours alone": a create whose
 // reply was lost is re-read and adopted only when it equals what the create makes; "exists" in a
 // first answer is someone else's resource; a retried delete that finds nothing is done.
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { CreateClusterCommand, DeleteClusterCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createClients, type AwsClients } from '../../src/aws/clients.js';
-import { displayRefs, executeActions, ref, resolveRefs, type Action } from '../../src/core/actions.js';
+import { commandFor, displayRefs, executeActions, knownWriteOperations, ref, resolveRefs, type Action } from '../../src/core/actions.js';
 import { awsError, RecordingRecorder } from '../helpers/mock-aws.js';
 
 const clients = () => createClients({ region: 'us-east-1' });
@@ -204,5 +206,18 @@ describe('ref tokens', () => {
     const bindings = new Map([['iam.taskRoleArn', 'arn:aws:iam::1:role/t']]);
     expect(resolveRefs({ a: [`${ref('iam', 'taskRoleArn')}/x`] }, bindings)).toEqual({ a: ['arn:aws:iam::1:role/t/x'] });
     expect(displayRefs(JSON.stringify(ref('iam', 'taskRoleArn')))).toBe('"(known after apply: iam.taskRoleArn)"');
+  });
+});
+
+describe('the write commands a plan may hold (src/core/write-commands.ts)', () => {
+  it('has a command for every act(service, operation) in steps/ and src/, and builds it with its input', () => {
+    const sources = ['steps', 'src'].flatMap((dir) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(dir, f), 'utf8')));
+    const planned = new Set(sources.flatMap((source) => [...source.matchAll(/\bact\(\s*'([a-z0-9]+)',\s*'([A-Za-z]+)'/g)].map((m) => `${m[1]}:${m[2]}`)));
+    expect(planned.size).toBeGreaterThan(50);
+    expect([...planned].filter((op) => !knownWriteOperations().includes(op))).toEqual([]);
+    const command = commandFor({ service: 'ecs', operation: 'CreateCluster' }, { clusterName: 'c' }) as unknown as { input: unknown; constructor: { name: string } };
+    expect(command.constructor.name).toBe('CreateClusterCommand');
+    expect(command.input).toEqual({ clusterName: 'c' });
+    expect(() => commandFor({ service: 'ecs', operation: 'DeleteEverything' }, {})).toThrow(/unknown operation ecs:DeleteEverything/);
   });
 });
