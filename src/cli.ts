@@ -10,7 +10,10 @@ import { StalePlanError } from './core/saved-plan.js';
 import { helpText, programHelpText } from './help.js';
 
 // Commands load the AWS SDK and the steps only when they run: `--help` and usage errors stay fast.
+// `inputs` and `output` hold no SDK: a bad flag or config is refused before any client is loaded.
 const commands = {
+  inputs: () => import('./commands/inputs.js'),
+  output: () => import('./commands/output.js'),
   run: () => import('./commands/run.js'),
   rollback: () => import('./commands/rollback.js'),
   diagnose: () => import('./commands/diagnose.js'),
@@ -46,23 +49,27 @@ type CliOptions = Omit<GlobalOptions, 'config'> & { config?: string[]; maxConcur
 
 /** The config files `--config` names (repeated, or a folder): several for plan, apply and validate only. */
 async function configs(command: Command): Promise<string[]> {
-  return (await commands.environments()).configFiles(command.optsWithGlobals<CliOptions>().config);
+  return (await commands.inputs()).configFiles(command.optsWithGlobals<CliOptions>().config);
 }
 
 async function session(command: Command) {
-  const { openSession } = await commands.shared();
   const files = await configs(command);
   if (files.length > 1) throw new UsageError(`${command.name()}: one environment at a time (--config was given ${files.length} files)`);
-  return openSession({ ...command.optsWithGlobals<CliOptions>(), config: files[0] }, interrupt.signal);
+  const options = { ...command.optsWithGlobals<CliOptions>(), config: files[0] };
+  // Flags and config first: a problem there is exit 2 before the SDK and the steps are loaded
+  // (each command's action opens its session before it imports its module).
+  const inputs = (await commands.inputs()).checkSessionInputs(options);
+  return (await commands.shared()).openSession(options, interrupt.signal, undefined, inputs);
 }
 
 /** plan / apply / validate: one environment, or several in one process (rate-controlled). */
 async function perEnvironment(command: Command, kind: 'plan' | 'apply' | 'validate', run: (s: Awaited<ReturnType<typeof session>>) => Promise<number>): Promise<number> {
   const files = await configs(command);
   if (files.length === 1) return run(await session(command));
-  const environments = await commands.environments();
   const options = command.optsWithGlobals<CliOptions>();
-  return environments.forEachEnvironment(kind, files, { ...options, config: files[0] } as GlobalOptions, environments.rateControl(options), interrupt.signal, run);
+  const rate = (await commands.inputs()).rateControl(options);
+  const environments = await commands.environments();
+  return environments.forEachEnvironment(kind, files, { ...options, config: files[0] } as GlobalOptions, rate, interrupt.signal, run);
 }
 
 export function buildProgram(): Command {
@@ -93,8 +100,7 @@ export function buildProgram(): Command {
     .option('--diff', 'show whole documents: a unified diff of each changed resource\'s JSON')
     .action(async (opts: { out?: string; diff?: boolean }, command: Command) => {
       if (opts.out && (await configs(command)).length > 1) throw new UsageError('plan --out: one environment at a time');
-      const run = await commands.run();
-      process.exitCode = await perEnvironment(command, 'plan', (s) => run.planCommand(s, opts));
+      process.exitCode = await perEnvironment(command, 'plan', async (s) => (await commands.run()).planCommand(s, opts));
     });
 
   program
@@ -111,8 +117,7 @@ export function buildProgram(): Command {
       const several = (await configs(command)).length > 1;
       if (several && planFile) throw new UsageError('apply <planFile>: a saved plan is for one environment (one --config)');
       if (several && !opts.yes) throw new UsageError('apply with several environments asks no questions: pass --yes (review them with `plan` first)');
-      const run = await commands.run();
-      process.exitCode = await perEnvironment(command, 'apply', (s) => run.applyCommand(s, opts, planFile));
+      process.exitCode = await perEnvironment(command, 'apply', async (s) => (await commands.run()).applyCommand(s, opts, planFile));
     });
 
   program
@@ -122,9 +127,8 @@ export function buildProgram(): Command {
     .option('--report-format <format>', 'json or markdown (default: from the --report name, else json)')
     .action(async (opts: { report?: string; reportFormat?: string }, command: Command) => {
       // Where the reports go is checked before any AWS call (a bad path is exit 2, nothing sent).
-      const target = (await commands.evidence()).reportTargets(opts, await configs(command));
-      const run = await commands.run();
-      process.exitCode = await perEnvironment(command, 'validate', (s) => run.validateCommand(s, target ? { report: target(s.options.config) } : {}));
+      const target = opts.report || opts.reportFormat ? (await commands.evidence()).reportTargets(opts, await configs(command)) : undefined;
+      process.exitCode = await perEnvironment(command, 'validate', async (s) => (await commands.run()).validateCommand(s, target ? { report: target(s.options.config) } : {}));
     });
 
   program
@@ -147,7 +151,8 @@ export function buildProgram(): Command {
     .option('--lock-timeout <seconds>', 'wait this long for another run\'s environment lock (default: fail at once, exit 5)')
     .option('--emergency', 'roll back while the change calendar (changeCalendar) is CLOSED (journaled)')
     .action(async (opts: RollbackFlags, command: Command) => {
-      process.exitCode = await (await commands.rollback()).rollbackCommand(await session(command), opts);
+      const s = await session(command);
+      process.exitCode = await (await commands.rollback()).rollbackCommand(s, opts);
     });
 
   program
@@ -157,7 +162,8 @@ export function buildProgram(): Command {
     .option('--lock-timeout <seconds>', 'wait this long for another run\'s environment lock (default: fail at once, exit 5)')
     .option('--emergency', 'undo while the change calendar (changeCalendar) is CLOSED (journaled)')
     .action(async (runId: string, opts: { yes?: boolean; lockTimeout?: string; emergency?: boolean }, command: Command) => {
-      process.exitCode = await (await commands.undo()).undoCommand(await session(command), runId, opts);
+      const s = await session(command);
+      process.exitCode = await (await commands.undo()).undoCommand(s, runId, opts);
     });
 
   program
@@ -170,7 +176,8 @@ export function buildProgram(): Command {
     .option('--emergency', 'deploy while the change calendar (changeCalendar) is CLOSED (journaled)')
     .option('--out <file>', 'save the deploy plan (read-only) for `approve <file>` and `apply <file>`')
     .action(async (image: string, opts: DeployFlags, command: Command) => {
-      process.exitCode = await (await commands.deploy()).deployCommand(await session(command), image, opts);
+      const s = await session(command);
+      process.exitCode = await (await commands.deploy()).deployCommand(s, image, opts);
     });
 
   program
@@ -178,21 +185,23 @@ export function buildProgram(): Command {
     .description("record your approval (STS caller ARN, time, plan hash) of a saved plan beside it; with approval.required, apply needs another person's")
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (planFile: string, opts: { yes?: boolean }, command: Command) => {
-      process.exitCode = await (await commands.approve()).approveCommand(await session(command), planFile, opts);
+      const s = await session(command);
+      process.exitCode = await (await commands.approve()).approveCommand(s, planFile, opts);
     });
 
   program
     .command('diagnose')
     .description('section 4.2: task crash loop and scale-out failure, with evidence and the fix (read-only)')
     .action(async (_opts, command: Command) => {
-      process.exitCode = await (await commands.diagnose()).diagnoseCommand(await session(command));
+      const s = await session(command);
+      process.exitCode = await (await commands.diagnose()).diagnoseCommand(s);
     });
 
   program
     .command('history [runId]')
     .description('the runs recorded in the state directory (every environment, from any directory); with a run id, that run\'s caller, target and writes')
     .action(async (runId: string | undefined, _opts, command: Command) => {
-      const { printJson } = await commands.shared();
+      const { printJson } = await commands.output();
       process.exitCode = (await commands.history()).historyCommand(command.optsWithGlobals<GlobalOptions>(), runId, process.stdout, printJson);
     });
 
@@ -200,7 +209,8 @@ export function buildProgram(): Command {
     .command('unlock <run-id>')
     .description("remove the environment's lock held by that run (one that died); any other run id is refused")
     .action(async (runId: string, _opts, command: Command) => {
-      process.exitCode = await (await commands.lock()).unlockCommand(await session(command), runId);
+      const s = await session(command);
+      process.exitCode = await (await commands.lock()).unlockCommand(s, runId);
     });
 
   const lockTable = program.command('lock-table').description('the DynamoDB table of the team lock (lock.dynamodbTable)');
@@ -209,7 +219,8 @@ export function buildProgram(): Command {
     .description('create the lock table (key lockId, on-demand, TTL) and wait until it is ACTIVE; an existing one is fine')
     .option('--table <name>', 'table name (default: lock.dynamodbTable from the config)')
     .action(async (opts: { table?: string }, command: Command) => {
-      process.exitCode = await (await commands.lock()).lockTableCreateCommand(await session(command), opts);
+      const s = await session(command);
+      process.exitCode = await (await commands.lock()).lockTableCreateCommand(s, opts);
     });
 
   const metrics = program.command('metrics').description('section 2.4 business metrics');
@@ -267,14 +278,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: ${access ?? explain(error)}\n`);
     if (program.opts().json) {
       // --json promises one document on stdout, failures included.
-      const shared = await commands.shared();
-      if (!shared.jsonDocumentPrinted()) {
-        shared.printJson({
+      const output = await commands.output();
+      if (!output.jsonDocumentPrinted()) {
+        output.printJson({
           ok: false,
           exitCode: code,
           error: access ?? explain(error),
           ...(error instanceof ConfigError || error instanceof PreflightError || error instanceof StalePlanError ? { problems: error.problems } : {}),
-          calls: shared.callsSoFar(),
+          calls: output.callsSoFar(),
         });
       }
     }

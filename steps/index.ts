@@ -1,6 +1,6 @@
 // The runbook, in order. "Where is section 1.5?" → steps/load-balancer.ts.
-import { STEP_IDS, type Step, type StepId } from '../src/core/step.js';
-import { UsageError } from '../src/core/errors.js';
+import { checkOnly } from '../src/commands/inputs.js';
+import type { Step, StepId } from '../src/core/step.js';
 import { auroraScalingStep } from './aurora-scaling.js';
 import { businessMetricsStep } from './business-metrics.js';
 import { clusterStep } from './cluster.js';
@@ -27,13 +27,8 @@ export const runbook: Step[] = [
   businessMetricsStep, // 2.4
 ] as Step[];
 
-/** `--only cluster,ecr` → those steps, in runbook order. Unknown ids are a usage error. */
+/** `--only cluster,ecr` → those steps, in runbook order. Unknown ids are a usage error (src/commands/inputs.ts). */
 export function selectSteps(only: string | undefined): Step[] {
-  if (!only) return runbook;
-  const wanted = only.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = wanted.filter((id) => !(STEP_IDS as readonly string[]).includes(id));
-  if (unknown.length || wanted.length === 0) {
-    throw new UsageError(`--only: unknown step ${unknown.map((u) => `"${u}"`).join(', ') || '(none given)'}; steps are ${STEP_IDS.join(', ')}`);
-  }
-  return runbook.filter((step) => wanted.includes(step.id as StepId));
+  const wanted = checkOnly(only);
+  return wanted ? runbook.filter((step) => wanted.includes(step.id as StepId)) : runbook;
 }

@@ -130,6 +130,11 @@ export class ReadCache {
   /** Identical reads answered from the cache (not sent): what the bench lists as repeats avoided. */
   hits = 0;
 
+  /** Forget every answer (after a pause, e.g. an operator's confirmation): the next reads ask AWS. */
+  clear(): void {
+    this.replies.clear();
+  }
+
   /** Runs `fn` with every read sent (nested calls too): for polls and re-reads that must see now. */
   fresh<T>(fn: () => Promise<T>): Promise<T> {
     return this.freshReads.run(true, fn);

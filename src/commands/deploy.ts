@@ -66,7 +66,7 @@ export async function deployCommand(parent: Session, reference: string, flags: D
 
     if (!flags.yes) {
       renderPlan(session, plans, false, false);
-      if (!(await confirm(`Deploy ${reference}: ${changesIn(plans)} change(s), ${writesIn(plans)} write(s)?`, false))) {
+      if (!(await confirm(`Deploy ${reference}: ${changesIn(plans)} change(s), ${writesIn(plans)} write(s)?`, false, session.clients))) {
         out.write('Not deployed.\n');
         return ExitCode.ok;
       }

@@ -2,42 +2,10 @@
 // the manner of Systems Manager Automation's rate control: at most --max-concurrency at a time,
 // and no new one after --max-errors failures. Each environment keeps its own session (clients,
 // call counts), lock and journal; the output is one summary table, or one JSON document.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { ExitCode, explain, RunbookError, UsageError } from '../core/errors.js';
+import { ExitCode, explain, RunbookError } from '../core/errors.js';
+import type { RateControl } from './inputs.js';
 import { jsonSink, openSession, printJson, type GlobalOptions, type Session } from './shared.js';
-
-/** `--config` values → config files: a folder stands for its *.yaml / *.yml files, in name order. */
-export function configFiles(values: string[] | undefined): string[] {
-  const given = values?.length ? values : ['config/production.yaml'];
-  return given.flatMap((value) => {
-    if (existsSync(value) && statSync(value).isDirectory()) {
-      const files = readdirSync(value).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(value, f));
-      if (!files.length) throw new UsageError(`--config: folder ${value} holds no .yaml file`);
-      return files;
-    }
-    return [value];
-  });
-}
-
-export interface RateControl {
-  maxConcurrency: number;
-  maxErrors: number;
-}
-
-export function rateControl(flags: { maxConcurrency?: string; maxErrors?: string }): RateControl {
-  const whole = (value: string | undefined, fallback: number, name: string, min: number) => {
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > 1000) throw new UsageError(`${name}: "${value}" is not a whole number from ${min} to 1000`);
-    return n;
-  };
-  return {
-    maxConcurrency: whole(flags.maxConcurrency, 4, '--max-concurrency', 1),
-    maxErrors: whole(flags.maxErrors, Number.POSITIVE_INFINITY as number, '--max-errors', 0),
-  };
-}
 
 interface EnvironmentResult {
   config: string;

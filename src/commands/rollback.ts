@@ -212,7 +212,7 @@ export async function rollbackCommand(session: Session, flags: RollbackFlags): P
     out.write(`Roll back ${cluster}/${serviceName}: ${currentRef} → ${targetRef}\n`);
     if (currentDefinition) out.write(`${describeDifference(currentDefinition, targetDefinition, valueDisplay(session.config)).join('\n')}\n`);
     if (images.unverified.length) out.write(`  (images outside this account's ECR not verified: ${images.unverified.join('; ')})\n`);
-    if (!(await confirm(`Deploy ${targetRef} to ${cluster}/${serviceName}?`, flags.yes))) {
+    if (!(await confirm(`Deploy ${targetRef} to ${cluster}/${serviceName}?`, flags.yes, session.clients))) {
       out.write('Not rolled back.\n');
       return ExitCode.ok;
     }

@@ -107,7 +107,7 @@ export async function applyCommand(session: Session, flags: ApplyFlags, planFile
       const pending = pendingChanges(plans);
       if (pending === 0) out.write('Nothing to change; the checks will still run.\n');
       const target = `account ${session.config.accountId}, region ${session.config.region}, cluster ${session.config.cluster.name}`;
-      if (!(await confirm(`Apply ${plural(pending, 'change')} (${plural(pendingActions(plans), 'write')}) to ${target}?`, false))) {
+      if (!(await confirm(`Apply ${plural(pending, 'change')} (${plural(pendingActions(plans), 'write')}) to ${target}?`, false, session.clients))) {
         out.write('Not applied.\n');
         return ExitCode.ok;
       }

@@ -1,15 +1,16 @@
 // What every command needs: the global options, the config, the clients, the output streams.
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createInterface } from 'node:readline/promises';
 import { diffJson } from 'diff';
 import { displayRefs } from '../core/actions.js';
 import { createClients, type AwsClients } from '../aws/clients.js';
-import { loadConfig, type RunbookConfig } from '../config.js';
+import type { RunbookConfig } from '../config.js';
 import { UsageError } from '../core/errors.js';
 import type { RunReport, RunnerOptions } from '../core/runner.js';
 import type { Change, Finding, Step } from '../core/step.js';
 import { runbook, selectSteps } from '../../steps/index.js';
+import { checkSessionInputs, type SessionInputs } from './inputs.js';
 import { columns, outputWidth } from './layout.js';
+import { registerCallsSoFar } from './output.js';
 
 export interface GlobalOptions {
   config: string;
@@ -31,21 +32,18 @@ export interface Session {
   runner: RunnerOptions;
 }
 
-/** Everything here is checked before the first AWS client exists: bad input costs no AWS call. */
-/** `human`: where this session's human text goes (several environments in one run: a buffer each). */
-export function openSession(options: GlobalOptions, signal: AbortSignal, humanStream?: NodeJS.WriteStream): Session {
-  const pollSeconds = Number(options.pollInterval);
-  if (!Number.isFinite(pollSeconds) || pollSeconds <= 0 || pollSeconds > 300) {
-    throw new UsageError(`--poll-interval: "${options.pollInterval}" is not a number of seconds between 0 and 300`);
-  }
-  if (options.endpointUrl && !/^https?:\/\/[^/]+/.test(options.endpointUrl)) {
-    throw new UsageError(`--endpoint-url: "${options.endpointUrl}" is not an http(s) URL`);
-  }
+/**
+ * Everything is checked before the first AWS client exists (src/commands/inputs.ts): bad input
+ * costs no AWS call. `inputs`: already checked by the CLI (it checks them before loading this
+ * module). `human`: where this session's human text goes (several environments: a buffer each).
+ */
+export function openSession(options: GlobalOptions, signal: AbortSignal, humanStream?: NodeJS.WriteStream, inputs: SessionInputs = checkSessionInputs(options)): Session {
+  const { config, pollSeconds } = inputs;
   const steps = selectSteps(options.only);
-  const config = loadConfig(options.config, process.env, { region: options.region });
   const clients = createClients({ region: config.region, profile: options.profile, endpointUrl: options.endpointUrl });
+  registerCallsSoFar(() => ({ reads: clients.counter.total('read'), writes: clients.counter.total('write'), byOperation: clients.counter.list() }));
   const human = humanStream ?? (options.json ? process.stderr : process.stdout);
-  return (openedSession = {
+  return {
     options,
     config,
     clients,
@@ -61,32 +59,11 @@ export function openSession(options: GlobalOptions, signal: AbortSignal, humanSt
       runbook,
       lineRenderer: !!options.json || !process.stdout.isTTY || !!process.env.CI,
     },
-  });
+  };
 }
 
-let openedSession: Session | undefined;
-/** AWS calls made so far by this process's session (for the error document): none before one opened. */
-export function callsSoFar() {
-  const counter = openedSession?.clients.counter;
-  return counter ? { reads: counter.total('read'), writes: counter.total('write'), byOperation: counter.list() } : { reads: 0, writes: 0, byOperation: [] };
-}
-
-let jsonPrinted = false;
-/** Whether this process already wrote its one JSON document (the error handler writes one if not). */
-export const jsonDocumentPrinted = () => jsonPrinted;
-
-/** Several environments in one run: each one's JSON document is collected here, not printed. */
-export const jsonSink = new AsyncLocalStorage<unknown[]>();
-
-export function printJson(report: unknown): void {
-  const sink = jsonSink.getStore();
-  if (sink) {
-    sink.push(report);
-    return;
-  }
-  jsonPrinted = true;
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-}
+// The --json document and the calls so far live in ./output.js (no SDK: the error handler loads it).
+export { callsSoFar, jsonDocumentPrinted, jsonSink, printJson } from './output.js';
 
 function renderValue(value: unknown): string {
   return value === undefined ? '(none)' : displayRefs(JSON.stringify(value));
@@ -148,7 +125,12 @@ export function requireConfirmationChannel(yes: boolean | undefined): void {
 }
 
 /** Ask on a TTY. */
-export async function confirm(question: string, yes: boolean | undefined): Promise<boolean> {
+/**
+ * Ask on the terminal (`--yes` answers yes). A person may take minutes to answer: the run's read
+ * cache (`clients`), when given, forgets what was read before the question, so the checks after
+ * the writes judge AWS as it is then.
+ */
+export async function confirm(question: string, yes: boolean | undefined, clients?: Pick<AwsClients, 'cache'>): Promise<boolean> {
   if (yes) return true;
   requireConfirmationChannel(yes);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -157,5 +139,6 @@ export async function confirm(question: string, yes: boolean | undefined): Promi
     return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();
+    clients?.cache.clear();
   }
 }

@@ -38,7 +38,7 @@ export async function undoCommand(session: Session, runId: string, flags: { yes?
       if (session.options.json) printJson({ command: 'undo', ok: true, run: runId, undone: [], calls: callSummary(session.clients) });
       return ExitCode.ok;
     }
-    if (!(await confirm(`Undo run ${runId}: ${pending} write(s) to ${session.config.cluster.name} in ${session.config.region}?`, flags.yes))) {
+    if (!(await confirm(`Undo run ${runId}: ${pending} write(s) to ${session.config.cluster.name} in ${session.config.region}?`, flags.yes, session.clients))) {
       out.write('Not undone.\n');
       return ExitCode.ok;
     }

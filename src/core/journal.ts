@@ -1,5 +1,7 @@
 // The run journal: one JSON line per event, appended and flushed (fsync) before and after every
-// write, so a crashed or interrupted run leaves a record of exactly what it changed. Failed-apply
+// write and at the run's start and end, so a crashed or interrupted run leaves a record of exactly
+// what it changed. The other entries (a step's plan, its outcome, the revision) are appended at
+// once and reach the disk with the next flush: an fsync each cost a no-op apply ~40 ms. Failed-apply
 // compensation and `history` read it. Values are resource names, ids and plan snapshots: never a
 // secret value (the tool never reads one).
 import { randomBytes } from 'node:crypto';
@@ -97,6 +99,9 @@ function requestIdOf(value: unknown): string | undefined {
   return (value as { $metadata?: { requestId?: string } } | undefined)?.$metadata?.requestId;
 }
 
+/** Entries on disk before the call returns: a write's intent and outcome, the run's start and end. */
+const FLUSHED = new Set<JournalEntry['type']>(['run-start', 'write-start', 'write-done', 'write-failed', 'run-end']);
+
 export class Journal implements WriteRecorder {
   readonly file: string;
   private fd: number | undefined;
@@ -122,7 +127,7 @@ export class Journal implements WriteRecorder {
   append(entry: JournalEntry): void {
     this.fd ??= openSync(this.file, 'a', 0o600);
     writeSync(this.fd, `${JSON.stringify(entry)}\n`);
-    fsyncSync(this.fd);
+    if (FLUSHED.has(entry.type)) fsyncSync(this.fd);
   }
 
   async write<T>(description: WriteDescription, call: () => Promise<T>): Promise<T> {
@@ -175,7 +180,9 @@ export class Journal implements WriteRecorder {
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
+    if (this.fd === undefined) return;
+    fsyncSync(this.fd); // what was appended since the last flush (e.g. the revision entry)
+    closeSync(this.fd);
     this.fd = undefined;
   }
 }

@@ -95,4 +95,24 @@ describe('the bundled CLI', () => {
     expect(run(['--help', 'extra']).stdout).toBe(texts['--help']);
     expect(run(['apply', '--bogus']).status).toBe(2);
   });
+
+  it('refuses a bad config or flag (exit 2) without loading any AWS SDK module or step', () => {
+    // A loader hook that notes every module Node loads (it runs on the loader's own thread).
+    const dir = mkdtempSync(join(tmpdir(), 'fintech-runbook-loaded-'));
+    writeFileSync(join(dir, 'hooks.mjs'), "import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) { appendFileSync(process.env.LOADED_FILE, `${url}\\n`); return next(url, context); }\n");
+    writeFileSync(join(dir, 'probe.mjs'), "import { register } from 'node:module';\nregister(new URL('./hooks.mjs', import.meta.url));\n");
+    const badConfig = join(dir, 'bad.yaml');
+    writeFileSync(badConfig, readFileSync(join(repoRoot, 'config', 'local.yaml'), 'utf8').replace(/desiredCount: \d+/, 'desiredCount: lots'));
+    const m = meta();
+    for (const args of [['--config', badConfig, 'plan'], ['--config', join(dir, 'missing.yaml'), 'apply', '--yes'], ['--poll-interval', 'soon', '--config', 'config/local.yaml', 'validate']]) {
+      const loaded = join(dir, `loaded-${args.length}-${args[1].length}.txt`);
+      const result = spawnSync(process.execPath, ['--import', join(dir, 'probe.mjs'), cliPath, ...args], { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH, LOADED_FILE: loaded } });
+      expect(result.status, `${args.join(' ')}: ${result.stderr}`).toBe(2);
+      const chunks = readFileSync(loaded, 'utf8').split('\n').filter((url) => url.includes('/dist/bundle/')).map((url) => relative(repoRoot, new URL(url).pathname));
+      expect(chunks, args.join(' ')).toContain('dist/bundle/cli.mjs');
+      const inputs = chunks.flatMap((chunk) => Object.keys(m.outputs[chunk]?.inputs ?? {}));
+      expect(inputs.filter((i) => /node_modules\/@(aws-sdk|smithy)\/|^steps\//.test(i)), args.join(' ')).toEqual([]);
+      expect(inputs, args.join(' ')).toContain('src/commands/inputs.ts');
+    }
+  });
 });

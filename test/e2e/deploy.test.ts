@@ -137,7 +137,9 @@ describe('deploy <tag>', () => {
     await env.fresh();
     expect((await runCli([...env.args, 'apply', '--yes'], { env: env.env })).code).toBe(0);
     const cloudwatch = new CloudWatchClient(emulatorClientConfig(env.emulator.endpoint));
-    const { MetricAlarms = [] } = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: alarmNames }));
+    const { MetricAlarms: described = [] } = await cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: alarmNames }));
+    // The three are put side by side: in the config's order here, whatever order moto lists them in.
+    const MetricAlarms = alarmNames.map((name) => described.find((a) => a.AlarmName === name)!);
     expect(MetricAlarms.map((a) => [a.AlarmName, a.Namespace, a.MetricName, a.Statistic ?? a.ExtendedStatistic, a.Threshold, a.EvaluationPeriods, a.DatapointsToAlarm])).toEqual([
       [alarmNames[0], 'FinTech/Business', 'APIErrors', 'Sum', 10, 3, 2],
       [alarmNames[1], 'FinTech/Business', 'PaymentLatency', 'p99', 1000, 3, 2],

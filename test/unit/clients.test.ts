@@ -386,6 +386,9 @@ describe('the per-run read cache', () => {
     await clients.ecs.send(new TagResourceCommand({ resourceArn: 'a', tags: [] }));
     await describe(); // after a write: sent again
     expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(4);
+    clients.cache.clear(); // what confirm() does once a person answered
+    await describe();
+    expect(ecs.commandCalls(DescribeClustersCommand)).toHaveLength(5);
     ecs.restore();
   });
 

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configFiles, rateControl, summaryTable } from '../../src/commands/environments.js';
+import { summaryTable } from '../../src/commands/environments.js';
+import { configFiles, rateControl } from '../../src/commands/inputs.js';
 import { UsageError } from '../../src/core/errors.js';
 
 describe('configFiles', () => {

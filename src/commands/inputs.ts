@@ -1,0 +1,68 @@
+// A command's input, checked before any AWS client, step or SDK module is loaded: the config files
+// `--config` names, the rate control of several environments, the global flags and the config
+// itself. A problem here is exit 2 with no AWS call, and costs only this module, zod and yaml.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, type RunbookConfig } from '../config.js';
+import { UsageError } from '../core/errors.js';
+import { STEP_IDS } from '../core/step.js';
+
+/** `--config` values → config files: a folder stands for its *.yaml / *.yml files, in name order (config/production.yaml by default). */
+export function configFiles(values: string[] | undefined): string[] {
+  const given = values?.length ? values : ['config/production.yaml'];
+  return given.flatMap((value) => {
+    if (existsSync(value) && statSync(value).isDirectory()) {
+      const files = readdirSync(value).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(value, f));
+      if (!files.length) throw new UsageError(`--config: folder ${value} holds no .yaml file`);
+      return files;
+    }
+    return [value];
+  });
+}
+
+export interface RateControl {
+  maxConcurrency: number;
+  maxErrors: number;
+}
+
+export function rateControl(flags: { maxConcurrency?: string; maxErrors?: string }): RateControl {
+  const whole = (value: string | undefined, fallback: number, name: string, min: number) => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > 1000) throw new UsageError(`${name}: "${value}" is not a whole number from ${min} to 1000`);
+    return n;
+  };
+  return {
+    maxConcurrency: whole(flags.maxConcurrency, 4, '--max-concurrency', 1),
+    maxErrors: whole(flags.maxErrors, Number.POSITIVE_INFINITY as number, '--max-errors', 0),
+  };
+}
+
+export interface SessionInputs {
+  config: RunbookConfig;
+  pollSeconds: number;
+}
+
+/** The flags and the config of one environment, checked; `--only` names checked against the step ids. */
+export function checkSessionInputs(options: { config: string; pollInterval: string; endpointUrl?: string; only?: string; region?: string }): SessionInputs {
+  const pollSeconds = Number(options.pollInterval);
+  if (!Number.isFinite(pollSeconds) || pollSeconds <= 0 || pollSeconds > 300) {
+    throw new UsageError(`--poll-interval: "${options.pollInterval}" is not a number of seconds between 0 and 300`);
+  }
+  if (options.endpointUrl && !/^https?:\/\/[^/]+/.test(options.endpointUrl)) {
+    throw new UsageError(`--endpoint-url: "${options.endpointUrl}" is not an http(s) URL`);
+  }
+  checkOnly(options.only);
+  return { config: loadConfig(options.config, process.env, { region: options.region }), pollSeconds };
+}
+
+/** `--only cluster,ecr`: unknown ids are a usage error naming them and the valid ones. */
+export function checkOnly(only: string | undefined): string[] | undefined {
+  if (!only) return undefined;
+  const wanted = only.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = wanted.filter((id) => !(STEP_IDS as readonly string[]).includes(id));
+  if (unknown.length || wanted.length === 0) {
+    throw new UsageError(`--only: unknown step ${unknown.map((u) => `"${u}"`).join(', ') || '(none given)'}; steps are ${STEP_IDS.join(', ')}`);
+  }
+  return wanted;
+}
