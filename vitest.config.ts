@@ -1,6 +1,8 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 const IAM_POLICY_AUDIT = 'test/e2e/iam-policy-audit.test.ts';
+/** Unit files that replace modules with vi.mock (see the `unit` project). */
+const MOCKS_MODULES = ['test/unit/clients.test.ts'];
 
 export default defineConfig({
   test: {
@@ -17,7 +19,12 @@ export default defineConfig({
     // against `iam-policy` (test/helpers/call-log.ts, test/e2e/iam-policy-audit.test.ts).
     globalSetup: ['test/helpers/call-log.ts'],
     projects: [
-      { extends: true, test: { name: 'tests', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, IAM_POLICY_AUDIT], sequence: { groupOrder: 0 } } },
+      // Unit files share workers (no per-file module graph): the SDK is imported once per worker,
+      // not once per file. test/helpers/unit-setup.ts restores every mocked client after each file.
+      // A file that replaces modules (vi.mock) needs a module graph of its own: it runs isolated.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: [...configDefaults.exclude, ...MOCKS_MODULES], isolate: false, setupFiles: ['test/helpers/unit-setup.ts'], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'tests', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/unit/**', IAM_POLICY_AUDIT], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'unit-isolated', include: MOCKS_MODULES, sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'iam-policy-audit', include: [IAM_POLICY_AUDIT], sequence: { groupOrder: 1 } } },
     ],
   },

@@ -46,7 +46,7 @@ export function testConfig(env: NodeJS.ProcessEnv = fixtureEnv): RunbookConfig {
   return parseConfig(productionYaml, env, 'config/production.yaml');
 }
 
-const clientClasses = {
+export const clientClasses = {
   acm: ACMClient,
   autoscaling: ApplicationAutoScalingClient,
   cloudwatch: CloudWatchClient,
