@@ -39,7 +39,12 @@ export async function withWriteGuard<T>(
   }
   const lock = environmentLock({
     config: session.config,
-    clients: { dynamodb: session.clients.lock },
+    // A getter: the lock's DynamoDB client is built only for a DynamoDB lock (lock.dynamodbTable).
+    clients: {
+      get dynamodb() {
+        return session.clients.lock;
+      },
+    },
     stateDir: defaultJournalDir(session.config),
     runId: options.runId,
     command: options.command,
