@@ -1,7 +1,7 @@
 // Config: YAML, `${VAR}` placeholders from the environment, one strict zod schema.
 // Every problem is reported at once with its field path; nothing here talks to AWS.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml';
 import * as z from 'zod';
 import { ConfigError } from './core/errors.js';
 
@@ -511,9 +511,12 @@ export interface ConfigOverrides {
 export function parseConfig(text: string, env: NodeJS.ProcessEnv, source = 'config', overrides: ConfigOverrides = {}): RunbookConfig {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    // YAML 1.2's core schema: no timestamps, merge keys or binary; a repeated key is an error.
+    // js-yaml refuses a file of only blanks and comments; for us that is an empty document.
+    const empty = text.split('\n').every((line) => /^\s*(#.*)?$/.test(line));
+    raw = empty ? undefined : loadYaml(text, { schema: CORE_SCHEMA });
   } catch (error) {
-    const where = error instanceof YAMLParseError && error.linePos ? ` (line ${error.linePos[0].line})` : '';
+    const where = error instanceof YAMLException && error.mark ? ` (line ${error.mark.line + 1})` : '';
     throw new ConfigError([`${source}: not valid YAML${where}: ${(error as Error).message.split('\n')[0]}`]);
   }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {

@@ -24,8 +24,11 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { AttachRolePolicyCommand, CreatePolicyCommand, IAMClient, PutRolePermissionsBoundaryCommand, UntagRoleCommand, UpdateAssumeRolePolicyCommand, UpdateRoleCommand } from '@aws-sdk/client-iam';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { dump as stringify, load } from 'js-yaml';
 import { emulatorClientConfig, repoRoot, runCli, useEmulator, writesOf } from '../helpers/e2e.js';
+
+/** A config document, edited field by field. */
+const parse = (text: string) => load(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const env = useEmulator();
 const NAMES = { cluster: 'fintech-prod-cluster', service: 'fintech-api-svc', repository: 'fintech-api', logGroup: '/ecs/fintech-api', execRole: 'FinTech-ECS-ExecRole', targetGroup: 'fintech-prod-tg' };

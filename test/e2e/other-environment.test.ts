@@ -8,10 +8,13 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { dump as stringify, load } from 'js-yaml';
 import { createPrerequisites, emulatorEnv, startEmulator, TaskSimulator, type Emulator } from '../../scripts/emulator.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { repoRoot, runCli } from '../helpers/e2e.js';
+
+/** A config document, edited field by field. */
+const parse = (text: string) => load(text) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const REGION = 'eu-west-1';
 const ACCOUNT = '210987654321';

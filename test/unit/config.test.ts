@@ -353,6 +353,7 @@ describe('parseConfig: the document itself', () => {
     ['a list', '- region: us-east-1\n'],
     ['a scalar', 'just a string\n'],
     ['an empty file', ''],
+    ['only comments', '# nothing here yet\n\n'],
     ['null', '~\n'],
   ])('a document that is %s is not a mapping', (_what, text) => {
     expect(problemsOf(text)).toEqual(['config/production.yaml: must be a YAML mapping']);

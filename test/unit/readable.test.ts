@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Listr } from 'listr2';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parse } from 'yaml';
+import { load as parse } from 'js-yaml';
 import { checklistTitles } from '../../src/checks/security-checklist.js';
 import { renderRuns } from '../../src/commands/history.js';
 import { columns, truncate, wrap } from '../../src/commands/layout.js';
