@@ -107,8 +107,15 @@ export async function buildCli() {
 async function binWithHelp() {
   const cli = await import(`${pathToFileURL(resolve(bundleDir, 'cli.mjs')).href}?build=${Date.now()}`);
   const template = await readFile('src/bin.cjs', 'utf8');
-  if (!template.includes('/* HELP_TEXTS */ {}')) throw new Error('src/bin.cjs: the HELP_TEXTS placeholder is missing');
-  return template.replace('/* HELP_TEXTS */ {}', () => JSON.stringify(cli.helpTexts()));
+  const placeholder = '/* HELP_TEXTS */ { texts: [], byArgs: {} }';
+  if (!template.includes(placeholder)) throw new Error('src/bin.cjs: the HELP_TEXTS placeholder is missing');
+  const texts = [];
+  const byArgs = {};
+  for (const [args, text] of Object.entries(cli.helpTexts())) {
+    if (!texts.includes(text)) texts.push(text);
+    byArgs[args] = texts.indexOf(text);
+  }
+  return template.replace(placeholder, () => `JSON.parse(${JSON.stringify(JSON.stringify({ texts, byArgs }))})`);
 }
 
 async function sources(dir) {

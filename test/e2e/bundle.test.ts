@@ -76,12 +76,11 @@ describe('the bundled CLI', () => {
 
   it('the bin prints every command\'s --help and --version as the CLI does, without loading it', async () => {
     const run = (args: string[], env: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [cliPath, ...args], { cwd: repoRoot, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
-    // Every command has its text in the bin (the CLI's own list of commands, from the bundle).
+    // Every command's text, as the bin prints it (the CLI's own list of commands, from the bundle).
     const { helpTexts } = (await import(pathToFileURL(join(repoRoot, 'dist', 'bundle', 'cli.mjs')).href)) as { helpTexts(): Record<string, string> };
     const texts = helpTexts();
-    const bin = readFileSync(cliPath, 'utf8');
-    for (const [args, text] of Object.entries(texts)) expect(bin, args).toContain(JSON.stringify(text).slice(1, -1));
     expect(Object.keys(texts)).toEqual(expect.arrayContaining(['--help', '-h', '--version', 'apply --help', 'plan -h', 'lock-table create --help']));
+    for (const [args, text] of Object.entries(texts)) expect(run(args.split(' ')).stdout, args).toBe(text);
     // What the bin prints is what commander prints for the same arguments, for a few of them.
     for (const args of [['--help'], ['apply', '--help'], ['lock-table', 'create', '-h'], ['--version']]) {
       const fast = run(args);
