@@ -1,6 +1,5 @@
 // The runbook, in order. "Where is section 1.5?" → steps/load-balancer.ts.
-import { checkOnly } from '../src/commands/inputs.js';
-import type { Step, StepId } from '../src/core/step.js';
+import { parseStepList, type Step, type StepId } from '../src/core/step.js';
 import { auroraScalingStep } from './aurora-scaling.js';
 import { businessMetricsStep } from './business-metrics.js';
 import { clusterStep } from './cluster.js';
@@ -27,8 +26,8 @@ export const runbook: Step[] = [
   businessMetricsStep, // 2.4
 ] as Step[];
 
-/** `--only cluster,ecr` → those steps, in runbook order. Unknown ids are a usage error (src/commands/inputs.ts). */
+/** `--only cluster,ecr` → those steps, in runbook order. Unknown ids are a usage error. */
 export function selectSteps(only: string | undefined): Step[] {
-  const wanted = checkOnly(only);
+  const wanted = parseStepList(only || undefined, '--only');
   return wanted ? runbook.filter((step) => wanted.includes(step.id as StepId)) : runbook;
 }

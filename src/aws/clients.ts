@@ -144,9 +144,9 @@ export class ReadCache {
     if (service === LOCK_SERVICE) return sendNow();
     const operation = command.constructor.name.replace(/Command$/, '');
     if (classifyOperation(operation) !== 'read') {
-      this.replies.clear();
+      this.clear();
       const reply = sendNow();
-      const clear = () => this.replies.clear();
+      const clear = () => this.clear();
       Promise.resolve(reply).then(clear, clear);
       return reply;
     }
@@ -348,4 +348,18 @@ export function createClients(settings: ClientSettings, counter = new CallCounte
 /** Reads inside `fn` are sent, not answered from the run's cache (a client set without one just runs it). */
 export function freshReads<T>(clients: Pick<AwsClients, 'cache'> | undefined, fn: () => Promise<T>): Promise<T> {
   return clients?.cache ? clients.cache.fresh(fn) : fn();
+}
+
+/** A poll's looks: the first may be answered by this run's reads (no write since), every later one asks AWS. */
+export type PollLook = <T>(read: () => Promise<T>) => Promise<T>;
+
+export function pollLooks(clients: Pick<AwsClients, 'cache'> | undefined): PollLook {
+  let first = true;
+  return (read) => {
+    if (first) {
+      first = false;
+      return read();
+    }
+    return freshReads(clients, read);
+  };
 }

@@ -113,11 +113,8 @@ export interface WaitOptions {
   /** Called with each new service event message, oldest first. */
   onEvent?: (message: string) => void;
   onProgress?: (reason: string) => void;
-  /**
-   * Runs a look after the first with the run's read cache bypassed (src/aws/clients.ts): the first
-   * may be answered by a read of this run with no write since, every later one asks ECS again.
-   */
-  fresh?: <T>(read: () => Promise<T>) => Promise<T>;
+  /** How each look reads (pollLooks in src/aws/clients.ts: the first may come from the run's cache). */
+  look?: <T>(read: () => Promise<T>) => Promise<T>;
 }
 
 /** Poll until the deployment is stable or failed; a timeout is a failure that says what it saw. */
@@ -131,9 +128,9 @@ export async function waitForDeployment(
   const deadline = Date.now() + options.timeoutSeconds * 1000;
   const seenEvents = new Set<string>();
   let first = true;
-  const lookAgain = options.fresh ?? ((read) => read());
+  const look = options.look ?? ((read) => read());
   for (;;) {
-    const service = await (first ? describeService(ecs, cluster, serviceName) : lookAgain(() => describeService(ecs, cluster, serviceName)));
+    const service = await look(() => describeService(ecs, cluster, serviceName));
     const fresh = (service?.events ?? []).filter((e) => e.id && !seenEvents.has(e.id));
     fresh.forEach((e) => seenEvents.add(e.id!));
     // Events come newest first; on the first poll they are history, not progress.

@@ -4,7 +4,7 @@
 import { DescribeLogStreamsCommand, paginateFilterLogEvents } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeTargetGroupsCommand, DescribeTargetHealthCommand, type TargetHealthDescription } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describeService, judgeDeployment, sleep, triggeredDeploymentAlarms, waitForDeployment, type DeploymentExpectation } from '../aws/deployment.js';
-import { freshReads } from '../aws/clients.js';
+import { pollLooks } from '../aws/clients.js';
 import { names } from '../config.js';
 import { isAwsError } from '../core/errors.js';
 import { fail, ok, skip, type Finding, type StepContext } from '../core/step.js';
@@ -32,7 +32,7 @@ export async function serviceStable(
         signal: ctx.signal,
         onEvent: (message) => ctx.report(`service event: ${message}`),
         onProgress: (reason) => ctx.report(`waiting for deployment: ${reason}`),
-        fresh: (read) => freshReads(ctx.clients, read),
+        look: pollLooks(ctx.clients),
       })
     : await judgeNow(ctx, cluster, service, expected);
   return verdict.state === 'stable'
@@ -90,14 +90,14 @@ export async function tasksHealthy(ctx: StepContext, wait: boolean): Promise<Fin
   const resource = `target group ${ctx.config.loadBalancer.targetGroup.name}`;
   if (!targetGroupArn) return fail(CHECK.tasksHealthy, resource, 'target group does not exist');
   const deadline = Date.now() + ctx.config.service.healthyTargetsTimeoutSeconds * 1000;
-  // The first look may use this run's reads (no write since); every later one asks again.
-  const look = () =>
-    Promise.all([
-      describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name),
-      ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })),
-    ]);
-  for (let first = true; ; first = false) {
-    const [service, { TargetHealthDescriptions: targets = [] }] = await (first ? look() : freshReads(ctx.clients, look));
+  const look = pollLooks(ctx.clients);
+  for (;;) {
+    const [service, { TargetHealthDescriptions: targets = [] }] = await look(() =>
+      Promise.all([
+        describeService(ctx.clients.ecs, ctx.config.cluster.name, ctx.config.service.name),
+        ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn })),
+      ]),
+    );
     const healthy = targets.filter((t) => t.TargetHealth?.State === 'healthy').length;
     const running = service?.runningCount ?? 0;
     let problem: string | undefined;
@@ -123,16 +123,17 @@ export async function logsFlowing(ctx: StepContext, wait: boolean): Promise<Find
   if (!primary?.createdAt) return skip(CHECK.logsFlowing, resource, 'no deployment to compare against (service missing)');
   const since = primary.createdAt.getTime();
   const deadline = Date.now() + ctx.config.service.healthyTargetsTimeoutSeconds * 1000;
-  // The streams and the events since the deployment, asked side by side.
-  const look = () =>
-    Promise.all([
-      ctx.clients.logs.send(new DescribeLogStreamsCommand({ logGroupName, logStreamNamePrefix: prefix, limit: 50 })).then((r) => r.logStreams ?? []),
-      firstEventSince(ctx, logGroupName, prefix, since),
-    ]);
-  for (let first = true; ; first = false) {
+  const look = pollLooks(ctx.clients);
+  for (;;) {
     let problem: string;
     try {
-      const [logStreams, event] = await (first ? look() : freshReads(ctx.clients, look));
+      // The streams and the events since the deployment, asked side by side.
+      const [logStreams, event] = await look(() =>
+        Promise.all([
+          ctx.clients.logs.send(new DescribeLogStreamsCommand({ logGroupName, logStreamNamePrefix: prefix, limit: 50 })).then((r) => r.logStreams ?? []),
+          firstEventSince(ctx, logGroupName, prefix, since),
+        ]),
+      );
       if (logStreams.length === 0) {
         problem = `no log streams under prefix "${prefix}"`;
       } else if (event) {

@@ -9,7 +9,7 @@
 // Printing the policy makes no AWS call.
 import type { RunbookConfig } from '../config.js';
 import { UsageError } from '../core/errors.js';
-import { STEP_IDS, type StepId } from '../core/step.js';
+import { parseStepList, STEP_IDS, type StepId } from '../core/step.js';
 
 /** The SDK clients this tool sends through (src/aws/clients.ts) and their IAM service prefixes. */
 export const IAM_PREFIX = {
@@ -471,16 +471,6 @@ export function policyNotes(config: RunbookConfig, options: PolicyOptions = {}):
 
 /** IAM's limit for a managed policy: 6,144 characters, whitespace not counted. */
 export const MANAGED_POLICY_LIMIT = 6144;
-
-export function parseStepList(value: string | undefined, flag = '--steps'): StepId[] | undefined {
-  if (value === undefined) return undefined;
-  const wanted = value.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = wanted.filter((s) => !(STEP_IDS as readonly string[]).includes(s));
-  if (unknown.length || !wanted.length) {
-    throw new UsageError(`${flag}: unknown step ${unknown.map((u) => `"${u}"`).join(', ') || '(none given)'}; steps are ${STEP_IDS.join(', ')}`);
-  }
-  return STEP_IDS.filter((s) => wanted.includes(s));
-}
 
 export interface IamPolicyFlags {
   steps?: string;

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type RunbookConfig } from '../config.js';
 import { UsageError } from '../core/errors.js';
-import { STEP_IDS } from '../core/step.js';
+import { parseStepList } from '../core/step.js';
 
 /** `--config` values → config files: a folder stands for its *.yaml / *.yml files, in name order (config/production.yaml by default). */
 export function configFiles(values: string[] | undefined): string[] {
@@ -52,17 +52,6 @@ export function checkSessionInputs(options: { config: string; pollInterval: stri
   if (options.endpointUrl && !/^https?:\/\/[^/]+/.test(options.endpointUrl)) {
     throw new UsageError(`--endpoint-url: "${options.endpointUrl}" is not an http(s) URL`);
   }
-  checkOnly(options.only);
+  parseStepList(options.only || undefined, '--only');
   return { config: loadConfig(options.config, process.env, { region: options.region }), pollSeconds };
-}
-
-/** `--only cluster,ecr`: unknown ids are a usage error naming them and the valid ones. */
-export function checkOnly(only: string | undefined): string[] | undefined {
-  if (!only) return undefined;
-  const wanted = only.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = wanted.filter((id) => !(STEP_IDS as readonly string[]).includes(id));
-  if (unknown.length || wanted.length === 0) {
-    throw new UsageError(`--only: unknown step ${unknown.map((u) => `"${u}"`).join(', ') || '(none given)'}; steps are ${STEP_IDS.join(', ')}`);
-  }
-  return wanted;
 }

@@ -3,6 +3,7 @@ import type { AwsClients } from '../aws/clients.js';
 import type { RunbookConfig } from '../config.js';
 import type { Action, ActionSpec, Bindings } from './actions.js';
 import type { Doc, IgnoreList } from './document.js';
+import { UsageError } from './errors.js';
 
 export const STEP_IDS = [
   'cluster',
@@ -18,6 +19,17 @@ export const STEP_IDS = [
   'business-metrics',
 ] as const;
 export type StepId = (typeof STEP_IDS)[number];
+
+/** `--only cluster,ecr` (or `--steps`) → those ids, in runbook order; an unknown id is a usage error naming it. */
+export function parseStepList(value: string | undefined, flag = '--steps'): StepId[] | undefined {
+  if (value === undefined) return undefined;
+  const wanted = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = wanted.filter((s) => !(STEP_IDS as readonly string[]).includes(s));
+  if (unknown.length || !wanted.length) {
+    throw new UsageError(`${flag}: unknown step ${unknown.map((u) => `"${u}"`).join(', ') || '(none given)'}; steps are ${STEP_IDS.join(', ')}`);
+  }
+  return STEP_IDS.filter((s) => wanted.includes(s));
+}
 
 /** What each step hands to the steps after it. */
 export interface StepOutputs {
